@@ -1,0 +1,38 @@
+/*
+ * guc.c
+ *		Defines the qr_event.* configuration parameters.
+ *
+ * Only superusers may change them (PGC_SUSET): they set the strength of the
+ * password hashes that create_account stores.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "guc.h"
+
+int			qr_event_password_iterations = 210000;
+int			qr_event_min_password_length = 10;
+
+/* Registers every qr_event.* parameter */
+void
+QrEventDefineGucs(void)
+{
+	DefineCustomIntVariable("qr_event.password_iterations",
+							"PBKDF2-HMAC-SHA256 iterations used to hash new account passwords.",
+							"More iterations make stolen hashes costlier to crack and every "
+							"hash slower to compute. Each stored hash records its own count, "
+							"so changing this setting does not invalidate existing passwords.",
+							&qr_event_password_iterations,
+							210000, 1000, 10000000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("qr_event.min_password_length",
+							"Minimum length, in characters, of a new account password.",
+							"create_account refuses shorter passwords.",
+							&qr_event_min_password_length,
+							10, 8, 1024,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+}

@@ -1,0 +1,94 @@
+/*
+ * config.h
+ *		The gateway's settings: defaults < config file < environment < flags.
+ *
+ * Loaded once by the main thread before any other thread starts; read-only
+ * afterwards, so any thread may read it without locking.
+ */
+#ifndef QR_GATEWAY_CONFIG_H
+#define QR_GATEWAY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "log.h"
+
+enum config_setting
+{
+	CONFIG_LISTEN,
+	CONFIG_DB,
+	CONFIG_DB_REPLICAS,
+	CONFIG_REDIS,
+	CONFIG_JWT_SECRET,
+	CONFIG_CONFIG,
+	CONFIG_THREADS,
+	CONFIG_MAX_BODY_BYTES,
+	CONFIG_DB_TIMEOUT_MS,
+	CONFIG_REDIS_TIMEOUT_MS,
+	CONFIG_REQUEST_TIMEOUT_MS,
+	CONFIG_LOG_LEVEL,
+	CONFIG_ACCESS_LOG,
+	CONFIG_SETTING_COUNT
+};
+
+enum config_source
+{
+	CONFIG_SOURCE_DEFAULT,
+	CONFIG_SOURCE_FILE,
+	CONFIG_SOURCE_ENV,
+	CONFIG_SOURCE_FLAG
+};
+
+/* What the command line asked for */
+enum config_action
+{
+	CONFIG_ACTION_RUN,
+	CONFIG_ACTION_HELP,
+	CONFIG_ACTION_VERSION,
+	CONFIG_ACTION_CHECK
+};
+
+/* host:port; host holds an IPv6 address without its brackets */
+struct config_address
+{
+	char		host[256];
+	int			port;
+	bool		ipv6;
+};
+
+struct config
+{
+	enum config_action action;
+
+	/* every setting's text as given (owned, NULL when unset) and its source */
+	char	   *text[CONFIG_SETTING_COUNT];
+	enum config_source source[CONFIG_SETTING_COUNT];
+	int			file_line[CONFIG_SETTING_COUNT];
+
+	/* the parsed values; strings point into text[] */
+	struct config_address listen;
+	const char *db;
+	char	  **db_replicas;	/* one conninfo each; owned */
+	size_t		db_replica_count;
+	struct config_address redis;
+	const char *jwt_secret;
+	const char *config_path;
+	int			threads;
+	int			max_body_bytes;
+	int			db_timeout_ms;
+	int			redis_timeout_ms;
+	int			request_timeout_ms;
+	enum log_level log_level;
+	bool		access_log;
+};
+
+extern int	config_load(struct config *cfg, int argc, char **argv, char **envp,
+						char *err, size_t errlen);
+extern void config_free(struct config *cfg);
+extern void config_usage(FILE *out);
+extern void config_print(const struct config *cfg, FILE *out);
+extern void config_format_address(const struct config_address *addr,
+								  char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,331 @@
+/*
+ * db.c
+ *		Postgres access with a deadline on every call, connecting included.
+ *
+ * One struct db_conn per worker thread, never shared. Cancel requests run in
+ * short-lived detached threads (at most DB_MAX_CANCELS at once), because
+ * PQcancel blocks without a deadline when the server itself is hung.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deadline.h"
+#include "json.h"
+#include "log.h"
+
+#define DB_MAX_CANCELS 8
+
+struct db_conn
+{
+	const char *conninfo;
+	int			timeout_ms;
+	PGconn	   *conn;			/* NULL until connected, and after a failure */
+};
+
+static atomic_int cancels_in_flight;
+
+/* Make an unconnected handle; the connection is opened on first use */
+struct db_conn *
+db_conn_create(const char *conninfo, int timeout_ms)
+{
+	struct db_conn *dc = calloc(1, sizeof(*dc));
+
+	if (dc == NULL)
+		return NULL;
+	dc->conninfo = conninfo;
+	dc->timeout_ms = timeout_ms;
+	return dc;
+}
+
+/* Close the connection, if any, and free the handle */
+void
+db_conn_destroy(struct db_conn *dc)
+{
+	if (dc == NULL)
+		return;
+	PQfinish(dc->conn);
+	free(dc);
+}
+
+/* The name of a status as it appears in logs and answers */
+const char *
+db_status_name(enum db_status status)
+{
+	static const char *const names[] = {"ok", "timeout", "unavailable", "sql_error"};
+
+	return names[status];
+}
+
+/* Log a Postgres problem with libpq's text (never sent to clients) */
+static void
+log_db_problem(const char *msg, const char *detail)
+{
+	struct json_buf fields;
+	size_t		len = detail ? strlen(detail) : 0;
+
+	while (len > 0 && (detail[len - 1] == '\n' || detail[len - 1] == ' '))
+		len--;
+	json_buf_init(&fields);
+	json_buf_puts(&fields, "\"error\":");
+	json_buf_string(&fields, detail ? detail : "", len);
+	log_event(LOG_WARN, msg, json_buf_text(&fields));
+	json_buf_free(&fields);
+}
+
+/* Route the server's notices into the log instead of stderr */
+static void
+log_notice(void *arg, const char *message)
+{
+	(void) arg;
+	log_db_problem("postgres notice", message);
+}
+
+/* Send a cancel request for one backend, then exit */
+static void *
+cancel_thread_main(void *arg)
+{
+	PGcancel   *cancel = arg;
+	char		errbuf[256];
+
+	if (!PQcancel(cancel, errbuf, sizeof(errbuf)))
+		log_db_problem("postgres cancel request failed", errbuf);
+	PQfreeCancel(cancel);
+	atomic_fetch_sub(&cancels_in_flight, 1);
+	return NULL;
+}
+
+/* Ask the server to cancel what the connection runs, without waiting */
+static void
+cancel_in_background(PGconn *conn)
+{
+	pthread_attr_t attr;
+	pthread_t	thread;
+	PGcancel   *cancel;
+
+	if (atomic_fetch_add(&cancels_in_flight, 1) >= DB_MAX_CANCELS)
+	{
+		atomic_fetch_sub(&cancels_in_flight, 1);
+		log_event(LOG_WARN, "too many postgres cancel requests pending; one skipped", NULL);
+		return;
+	}
+	cancel = PQgetCancel(conn);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (cancel == NULL ||
+		pthread_create(&thread, &attr, cancel_thread_main, cancel) != 0)
+	{
+		PQfreeCancel(cancel);
+		atomic_fetch_sub(&cancels_in_flight, 1);
+		log_event(LOG_WARN, "could not send a postgres cancel request", NULL);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* Close the connection after a failure; a timed-out call is cancelled first */
+static void
+db_drop(struct db_conn *dc, enum db_status why)
+{
+	if (why == DB_TIMEOUT)
+	{
+		log_event(LOG_WARN, "postgres call timed out; connection dropped", NULL);
+		cancel_in_background(dc->conn);
+	}
+	else
+		log_db_problem("postgres connection lost", PQerrorMessage(dc->conn));
+	PQfinish(dc->conn);
+	dc->conn = NULL;
+}
+
+/* Wait for the socket to be ready for events, or the deadline */
+static enum db_status
+wait_socket(PGconn *conn, short events, const struct deadline *deadline)
+{
+	struct pollfd pfd;
+	int			rc;
+
+	pfd.fd = PQsocket(conn);
+	pfd.events = events;
+	if (pfd.fd < 0)
+		return DB_UNAVAILABLE;
+	for (;;)
+	{
+		rc = poll(&pfd, 1, deadline_ms_left(deadline));
+		if (rc > 0)
+			return DB_OK;
+		if (rc == 0)
+			return DB_TIMEOUT;
+		if (errno != EINTR)
+			return DB_UNAVAILABLE;
+	}
+}
+
+/* Open the connection with PQconnectPoll, within the deadline */
+static enum db_status
+db_connect(struct db_conn *dc, const struct deadline *deadline)
+{
+	const char *const keywords[] = {"dbname", "fallback_application_name", NULL};
+	const char *const values[] = {dc->conninfo, "qr_gateway", NULL};
+	PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+	enum db_status status;
+	PGconn	   *conn;
+
+	if ((conn = PQconnectStartParams(keywords, values, 1)) == NULL)
+		return DB_UNAVAILABLE;
+	while (state != PGRES_POLLING_OK)
+	{
+		if (state == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD)
+		{
+			log_db_problem("cannot connect to postgres", PQerrorMessage(conn));
+			PQfinish(conn);
+			return DB_UNAVAILABLE;
+		}
+		status = wait_socket(conn, state == PGRES_POLLING_WRITING ? POLLOUT : POLLIN,
+							 deadline);
+		if (status != DB_OK)
+		{
+			log_event(LOG_WARN, status == DB_TIMEOUT ?
+					  "connecting to postgres timed out" : "cannot connect to postgres",
+					  NULL);
+			PQfinish(conn);
+			return status;
+		}
+		state = PQconnectPoll(conn);
+	}
+	PQsetNoticeProcessor(conn, log_notice, NULL);
+	if (PQsetnonblocking(conn, 1) != 0)
+	{
+		PQfinish(conn);
+		return DB_UNAVAILABLE;
+	}
+	dc->conn = conn;
+	return DB_OK;
+}
+
+/*
+ * Whether an idle connection is still usable. A server restart or an idle
+ * session timeout leaves it readable (an error message or EOF); finding
+ * that now lets the call reconnect instead of failing.
+ */
+static bool
+db_idle_ok(PGconn *conn)
+{
+	struct pollfd pfd;
+
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	if (pfd.fd < 0)
+		return false;
+	if (poll(&pfd, 1, 0) == 0)
+		return true;
+	return PQconsumeInput(conn) && PQstatus(conn) == CONNECTION_OK;
+}
+
+/* Send the query and flush it out within the deadline */
+static enum db_status
+db_send(PGconn *conn, const char *sql, int nparams, const char *const *params,
+		const struct deadline *deadline)
+{
+	enum db_status status;
+	int			pending;
+
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+		return DB_UNAVAILABLE;
+	while ((pending = PQflush(conn)) == 1)
+	{
+		if ((status = wait_socket(conn, POLLIN | POLLOUT, deadline)) != DB_OK)
+			return status;
+		if (!PQconsumeInput(conn))
+			return DB_UNAVAILABLE;
+	}
+	return pending == 0 ? DB_OK : DB_UNAVAILABLE;
+}
+
+/* Keep the first result, or the SQLSTATE of the first error */
+static void
+db_take_result(PGresult *res, struct db_result *result, bool *failed)
+{
+	const char *state;
+
+	if (*failed || result->res != NULL)
+	{
+		PQclear(res);
+		return;
+	}
+	if (PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_COMMAND_OK)
+	{
+		result->res = res;
+		return;
+	}
+	*failed = true;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state != NULL)
+		strncpy(result->sqlstate, state, sizeof(result->sqlstate) - 1);
+	log_db_problem("postgres statement failed", PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+/* Read every result of the query within the deadline */
+static enum db_status
+db_collect(PGconn *conn, const struct deadline *deadline, struct db_result *result)
+{
+	enum db_status status;
+	PGresult   *res;
+	bool		failed = false;
+
+	for (;;)
+	{
+		while (PQisBusy(conn))
+		{
+			if ((status = wait_socket(conn, POLLIN, deadline)) != DB_OK)
+				return status;
+			if (!PQconsumeInput(conn))
+				return DB_UNAVAILABLE;
+		}
+		if ((res = PQgetResult(conn)) == NULL)
+			break;
+		db_take_result(res, result, &failed);
+	}
+	if (PQstatus(conn) != CONNECTION_OK || (failed && result->sqlstate[0] == '\0'))
+		return DB_UNAVAILABLE;
+	return failed ? DB_SQL_ERROR : DB_OK;
+}
+
+/*
+ * Run one statement with text parameters, connecting first if needed, all
+ * within the connection's deadline. On DB_OK result->res holds the result.
+ * On a timeout or a broken connection the connection is dropped (and the
+ * statement cancelled); the next call reconnects.
+ */
+enum db_status
+db_query(struct db_conn *dc, const char *sql, int nparams,
+		 const char *const *params, struct db_result *result)
+{
+	struct deadline deadline;
+	enum db_status status;
+
+	memset(result, 0, sizeof(*result));
+	if (dc == NULL)
+		return DB_UNAVAILABLE;
+	deadline = deadline_in(dc->timeout_ms);
+	if (dc->conn != NULL && !db_idle_ok(dc->conn))
+		db_drop(dc, DB_UNAVAILABLE);
+	if (dc->conn == NULL && (status = db_connect(dc, &deadline)) != DB_OK)
+		return status;
+	status = db_send(dc->conn, sql, nparams, params, &deadline);
+	if (status == DB_OK)
+		status = db_collect(dc->conn, &deadline, result);
+	if (status == DB_TIMEOUT || status == DB_UNAVAILABLE)
+	{
+		PQclear(result->res);
+		result->res = NULL;
+		db_drop(dc, status);
+	}
+	return status;
+}

@@ -1,0 +1,36 @@
+/*
+ * db.h
+ *		Postgres access with a deadline on every call, connecting included.
+ *
+ * One struct db_conn per worker thread, never shared: created empty by the
+ * thread's start hook, connected on first use, dropped after any failure and
+ * reconnected on the next call.
+ */
+#ifndef QR_GATEWAY_DB_H
+#define QR_GATEWAY_DB_H
+
+#include <libpq-fe.h>
+
+enum db_status
+{
+	DB_OK,
+	DB_TIMEOUT,					/* the deadline passed; the call was cancelled */
+	DB_UNAVAILABLE,				/* cannot connect, or the connection broke */
+	DB_SQL_ERROR				/* the server refused the statement (SQLSTATE) */
+};
+
+struct db_result
+{
+	PGresult   *res;			/* when DB_OK; the caller PQclear()s it */
+	char		sqlstate[6];	/* when DB_SQL_ERROR */
+};
+
+struct db_conn;
+
+extern struct db_conn *db_conn_create(const char *conninfo, int timeout_ms);
+extern void db_conn_destroy(struct db_conn *dc);
+extern enum db_status db_query(struct db_conn *dc, const char *sql, int nparams,
+							   const char *const *params, struct db_result *result);
+extern const char *db_status_name(enum db_status status);
+
+#endif

@@ -1,0 +1,21 @@
+/*
+ * deadline.h
+ *		Monotonic deadlines and elapsed times for calls that must not hang.
+ *
+ * Pure values on the caller's stack; safe in any thread.
+ */
+#ifndef QR_GATEWAY_DEADLINE_H
+#define QR_GATEWAY_DEADLINE_H
+
+#include <time.h>
+
+struct deadline
+{
+	struct timespec at;			/* CLOCK_MONOTONIC */
+};
+
+extern struct deadline deadline_in(int ms);
+extern int	deadline_ms_left(const struct deadline *d);
+extern double elapsed_ms(const struct timespec *since);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * request.c
+ *		The one request pipeline: every HTTP request goes through it.
+ *
+ * server.c calls request_handle in a civetweb worker thread for every path;
+ * the struct request lives on that thread's stack and is never shared.
+ */
+#include "request.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "deadline.h"
+#include "json.h"
+#include "log.h"
+#include "respond.h"
+
+#define BODY_READ_CHUNK 16384
+
+/* Whether a client's X-Request-Id is acceptable: [A-Za-z0-9._-]{1,64} */
+static bool
+request_id_acceptable(const char *id)
+{
+	size_t		len = 0;
+
+	for (; id[len] != '\0'; len++)
+	{
+		if (len == REQUEST_ID_MAX)
+			return false;
+		if (!((id[len] >= 'a' && id[len] <= 'z') || (id[len] >= 'A' && id[len] <= 'Z') ||
+			  (id[len] >= '0' && id[len] <= '9') ||
+			  id[len] == '.' || id[len] == '_' || id[len] == '-'))
+			return false;
+	}
+	return len > 0;
+}
+
+/* Use the client's request id if acceptable, else 32 random hex digits */
+static void
+request_assign_id(struct request *rq)
+{
+	const char *given = mg_get_header(rq->conn, "X-Request-Id");
+	unsigned char random[16];
+	struct timespec now;
+	ssize_t		got;
+	int			i;
+
+	if (given != NULL && request_id_acceptable(given))
+	{
+		strcpy(rq->id, given);
+		return;
+	}
+	got = getrandom(random, sizeof(random), 0);
+	if (got != (ssize_t) sizeof(random))
+	{
+		/* cannot happen for 16 bytes once booted; still keep ids distinct */
+		clock_gettime(CLOCK_REALTIME, &now);
+		snprintf(rq->id, sizeof(rq->id), "%016llx%016llx",
+				 (unsigned long long) now.tv_sec,
+				 (unsigned long long) now.tv_nsec ^ (unsigned long long) (uintptr_t) rq);
+		return;
+	}
+	for (i = 0; i < (int) sizeof(random); i++)
+		snprintf(rq->id + 2 * i, 3, "%02x", random[i]);
+}
+
+/* Fill the request from civetweb's view of it and tag the log with its id */
+static void
+request_begin(struct request *rq, struct mg_connection *conn,
+			  const struct config *cfg, const atomic_bool *stopping)
+{
+	const struct mg_request_info *info = mg_get_request_info(conn);
+
+	memset(rq, 0, sizeof(*rq));
+	clock_gettime(CLOCK_MONOTONIC, &rq->started);
+	rq->conn = conn;
+	rq->cfg = cfg;
+	rq->stopping = stopping;
+	rq->worker = mg_get_thread_pointer(conn);
+	rq->method = info->request_method ? info->request_method : "";
+	rq->path = info->local_uri_raw ? info->local_uri_raw : "";
+	rq->cache_control = "no-store";
+	rq->head_only = strcmp(rq->method, "HEAD") == 0;
+	request_assign_id(rq);
+	log_set_request_id(rq->id);
+}
+
+/* How many times a request header is present */
+static int
+header_count(const struct mg_request_info *info, const char *name)
+{
+	int			count = 0;
+	int			i;
+
+	for (i = 0; i < info->num_headers; i++)
+		count += strcasecmp(info->http_headers[i].name, name) == 0;
+	return count;
+}
+
+/* Refuse a body over the limit; the rest of it is never read */
+static void
+reject_too_large(struct request *rq)
+{
+	char		message[96];
+
+	snprintf(message, sizeof(message), "the request body is larger than %d bytes",
+			 rq->cfg->max_body_bytes);
+	rq->close = true;
+	respond_error_code(rq, API_ERROR_PAYLOAD_TOO_LARGE, message);
+}
+
+/*
+ * Check the framing headers before anything is read. Both Transfer-Encoding
+ * and Content-Length, or two Content-Lengths, let a proxy and the gateway
+ * disagree on where the body ends (request smuggling): refuse and close.
+ */
+static bool
+request_check_framing(struct request *rq)
+{
+	const struct mg_request_info *info = mg_get_request_info(rq->conn);
+	int			te = header_count(info, "Transfer-Encoding");
+	int			cl = header_count(info, "Content-Length");
+
+	if ((te > 0 && cl > 0) || te > 1 || cl > 1)
+	{
+		rq->close = true;
+		respond_error_code(rq, API_ERROR_BAD_REQUEST, te > 0 && cl > 0 ?
+						   "Transfer-Encoding and Content-Length must not be sent together" :
+						   "a framing header is repeated");
+		return false;
+	}
+	if (info->content_length > rq->cfg->max_body_bytes)
+	{
+		reject_too_large(rq);
+		return false;
+	}
+	return true;
+}
+
+/* Whether the request announces a body (chunked or a Content-Length > 0) */
+static bool
+request_has_body(const struct request *rq)
+{
+	return mg_get_header(rq->conn, "Transfer-Encoding") != NULL ||
+		mg_get_request_info(rq->conn)->content_length > 0;
+}
+
+/* Grow the body buffer towards limit bytes (plus a NUL); false when out of memory */
+static bool
+body_grow(struct request *rq, size_t *cap, size_t limit)
+{
+	size_t		newcap = *cap ? *cap * 2 : BODY_READ_CHUNK;
+	char	   *grown;
+
+	if (newcap > limit)
+		newcap = limit;
+	if ((grown = realloc(rq->body, newcap + 1)) == NULL)
+		return false;
+	rq->body = grown;
+	*cap = newcap;
+	return true;
+}
+
+/*
+ * Tell a client waiting on "Expect: 100-continue" to send the body; civetweb
+ * does this only for its own file handlers. A request refused before its
+ * body is read never gets it, so the client need not send the body at all.
+ */
+static void
+request_send_continue(struct request *rq)
+{
+	const char *expect = mg_get_header(rq->conn, "Expect");
+	const char *version = mg_get_request_info(rq->conn)->http_version;
+	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+		version != NULL && strcmp(version, "1.1") == 0)
+	{
+		mg_write(rq->conn, interim, sizeof(interim) - 1);
+		rq->sent_continue = true;
+	}
+}
+
+/*
+ * Read the whole body, chunked or not, never more than max_body_bytes + 1
+ * bytes. Answers (and returns false) when it is too large, cut short,
+ * malformed, or memory runs out.
+ */
+static bool
+request_read_body(struct request *rq)
+{
+	long long	announced = mg_get_request_info(rq->conn)->content_length;
+	size_t		limit = (size_t) rq->cfg->max_body_bytes + 1;
+	size_t		cap = 0;
+	int			n = 1;
+
+	if (announced >= 0)
+		limit = (size_t) announced;
+	request_send_continue(rq);
+	while (n > 0 && rq->body_len < limit)
+	{
+		if (rq->body_len == cap && !body_grow(rq, &cap, limit))
+		{
+			rq->close = true;
+			respond_error_code(rq, API_ERROR_INTERNAL, NULL);
+			return false;
+		}
+		n = mg_read(rq->conn, rq->body + rq->body_len, cap - rq->body_len);
+		if (n > 0)
+			rq->body_len += (size_t) n;
+	}
+	if (rq->body != NULL)
+		rq->body[rq->body_len] = '\0';
+	if (rq->body_len > (size_t) rq->cfg->max_body_bytes)
+	{
+		reject_too_large(rq);
+		return false;
+	}
+	if (n < 0 || (announced >= 0 && rq->body_len < (size_t) announced))
+	{
+		rq->close = true;
+		respond_error_code(rq, API_ERROR_BAD_REQUEST,
+						   "the request body is incomplete or malformed");
+		return false;
+	}
+	return true;
+}
+
+/* Framing, routing, body, handler: the steps every request takes */
+static void
+request_dispatch(struct request *rq)
+{
+	enum route_result found;
+
+	if (atomic_load(rq->stopping))
+	{
+		rq->close = true;
+		respond_error_code(rq, API_ERROR_SERVICE_UNAVAILABLE, "the gateway is shutting down");
+		return;
+	}
+	if (!request_check_framing(rq))
+		return;
+	found = router_find(rq->method, rq->path, &rq->match);
+	if (found != ROUTE_FOUND)
+	{
+		rq->close = request_has_body(rq);
+		if (found == ROUTE_METHOD_NOT_ALLOWED)
+			respond_error_code(rq, API_ERROR_METHOD_NOT_ALLOWED, NULL);
+		else
+			respond_error_code(rq, API_ERROR_NOT_FOUND, NULL);
+		return;
+	}
+	if (request_has_body(rq) && !request_read_body(rq))
+		return;
+	rq->match.route->handler(rq);
+}
+
+/* Write the access log line of a finished request */
+static void
+request_log_access(const struct request *rq)
+{
+	const struct mg_request_info *info = mg_get_request_info(rq->conn);
+	struct json_buf fields;
+
+	json_buf_init(&fields);
+	json_buf_puts(&fields, "\"method\":");
+	json_buf_cstring(&fields, rq->method);
+	json_buf_puts(&fields, ",\"path\":");
+	json_buf_cstring(&fields, rq->path);
+	json_buf_printf(&fields, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f,\"remote\":",
+					rq->status, rq->bytes, elapsed_ms(&rq->started));
+	json_buf_cstring(&fields, info->remote_addr);
+	log_access(json_buf_text(&fields));
+	json_buf_free(&fields);
+}
+
+/*
+ * Serve one request from start to access log line. Returns the status sent,
+ * which tells civetweb the request was handled.
+ */
+int
+request_handle(struct mg_connection *conn, const struct config *cfg,
+			   const atomic_bool *stopping)
+{
+	struct request rq;
+
+	request_begin(&rq, conn, cfg, stopping);
+	request_dispatch(&rq);
+	if (!rq.responded)
+	{
+		log_event(LOG_ERROR, "the handler sent no response", NULL);
+		respond_error_code(&rq, API_ERROR_INTERNAL, NULL);
+	}
+	if (rq.cfg->access_log)
+		request_log_access(&rq);
+	free(rq.body);
+	log_set_request_id(NULL);
+	return rq.status;
+}

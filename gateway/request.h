@@ -1,0 +1,50 @@
+/*
+ * request.h
+ *		The one request pipeline: every HTTP request goes through it.
+ *
+ * A struct request lives on the stack of the civetweb worker thread serving
+ * it and is never shared with another thread.
+ */
+#ifndef QR_GATEWAY_REQUEST_H
+#define QR_GATEWAY_REQUEST_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <civetweb.h>
+
+#include "config.h"
+#include "router.h"
+
+#define REQUEST_ID_MAX 64
+
+struct worker;
+
+struct request
+{
+	struct mg_connection *conn;
+	const struct config *cfg;
+	struct worker *worker;		/* this thread's connections, NULL if none */
+	const atomic_bool *stopping;	/* set once the server is shutting down */
+	char		id[REQUEST_ID_MAX + 1];
+	const char *method;
+	const char *path;			/* without the query string */
+	struct route_match match;
+	char	   *body;			/* NUL-terminated; NULL when there was none */
+	size_t		body_len;
+	const char *cache_control;	/* the Cache-Control answer header */
+	bool		head_only;		/* HEAD: headers without the body */
+	bool		close;			/* close the connection after answering */
+	bool		sent_continue;	/* an interim 100 Continue went out */
+	bool		responded;
+	int			status;			/* the status sent */
+	size_t		bytes;			/* body bytes sent */
+	struct timespec started;
+};
+
+extern int	request_handle(struct mg_connection *conn, const struct config *cfg,
+						   const atomic_bool *stopping);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * respond.c
+ *		The JSON envelopes of every answer, the stable error codes, and
+ *		sending an answer through civetweb.
+ *
+ * The builders are pure; the senders write to the request's connection and
+ * run only in the worker thread serving that request.
+ */
+#include "respond.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+#define RESPOND_MAX_HEADERS 8
+
+static const struct api_error_info api_errors[API_ERROR_COUNT] = {
+	[API_ERROR_BAD_REQUEST] = {"bad_request", 400, "the request is not valid", 0},
+	[API_ERROR_UNAUTHORIZED] = {"unauthorized", 401, "authentication is required", 0},
+	[API_ERROR_FORBIDDEN] = {"forbidden", 403, "not allowed", 0},
+	[API_ERROR_NOT_FOUND] = {"not_found", 404, "no such resource", 0},
+	[API_ERROR_METHOD_NOT_ALLOWED] = {"method_not_allowed", 405,
+	"method not allowed on this resource", 0},
+	[API_ERROR_CONFLICT] = {"conflict", 409,
+	"the request conflicts with the current state", 0},
+	[API_ERROR_PAYLOAD_TOO_LARGE] = {"payload_too_large", 413,
+	"request body too large", 0},
+	[API_ERROR_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type", 415,
+	"request body must be application/json", 0},
+	[API_ERROR_RATE_LIMITED] = {"rate_limited", 429, "too many requests", 1},
+	[API_ERROR_INTERNAL] = {"internal_error", 500, "internal error", 0},
+	[API_ERROR_NOT_READY] = {"not_ready", 503, "not ready", 1},
+	[API_ERROR_SERVICE_UNAVAILABLE] = {"service_unavailable", 503,
+	"service temporarily unavailable", 1},
+	[API_ERROR_GATEWAY_TIMEOUT] = {"gateway_timeout", 504,
+	"the database did not answer in time", 0},
+};
+
+/* The code, HTTP status and defaults of an error */
+const struct api_error_info *
+respond_error_info(enum api_error error)
+{
+	return &api_errors[error];
+}
+
+/* Append ,"meta":{...} and the closing brace of an envelope */
+static void
+append_meta(struct json_buf *out, const char *timestamp, const char *request_id)
+{
+	json_buf_puts(out, ",\"meta\":{\"timestamp\":");
+	json_buf_cstring(out, timestamp);
+	json_buf_puts(out, ",\"request_id\":");
+	json_buf_cstring(out, request_id);
+	json_buf_puts(out, "}}");
+}
+
+/* Build {"success":true,"data":<data_json>,"meta":{...}} */
+bool
+respond_build_success(struct json_buf *out, const char *data_json,
+					  const char *timestamp, const char *request_id)
+{
+	json_buf_puts(out, "{\"success\":true,\"data\":");
+	json_buf_puts(out, data_json ? data_json : "null");
+	append_meta(out, timestamp, request_id);
+	return !out->failed;
+}
+
+/* The Retry-After seconds of a reply, 0 when it has none */
+static int
+reply_retry_after(const struct error_reply *reply)
+{
+	if (reply->retry_after > 0)
+		return reply->retry_after;
+	return respond_error_info(reply->error)->retry_after;
+}
+
+/*
+ * Build {"success":false,"error":{...},"meta":{...}}. An internal error
+ * always carries its default message and no details: whatever went wrong
+ * inside stays in the log, linked by the request id.
+ */
+bool
+respond_build_error(struct json_buf *out, const struct error_reply *reply,
+					const char *timestamp, const char *request_id)
+{
+	const struct api_error_info *info = respond_error_info(reply->error);
+	bool		internal = (reply->error == API_ERROR_INTERNAL);
+	const char *message = reply->message;
+	const char *details = reply->details;
+
+	if (internal || message == NULL)
+		message = info->message;
+	if (internal || details == NULL)
+		details = "null";
+	json_buf_puts(out, "{\"success\":false,\"error\":{\"code\":");
+	json_buf_cstring(out, info->code);
+	json_buf_puts(out, ",\"message\":");
+	json_buf_cstring(out, message);
+	json_buf_puts(out, ",\"details\":");
+	json_buf_puts(out, details);
+	json_buf_puts(out, ",\"hint\":");
+	json_buf_cstring(out, reply->hint);
+	if (reply->error == API_ERROR_RATE_LIMITED)
+		json_buf_printf(out, ",\"retryAfter\":%d", reply_retry_after(reply));
+	json_buf_puts(out, "}");
+	append_meta(out, timestamp, request_id);
+	return !out->failed;
+}
+
+/* Now as an RFC 3339 timestamp */
+static void
+timestamp_now(char *out, size_t outlen)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	json_format_timestamp(out, outlen, &now);
+}
+
+/* One answer header */
+struct header
+{
+	const char *name;
+	const char *value;
+};
+
+/*
+ * The headers every answer carries, plus Allow for a 405 and Retry-After
+ * when retry_after > 0; numbers are formatted into the caller's buffers.
+ */
+static int
+collect_headers(const struct request *rq, int status, size_t len, int retry_after,
+				struct header *h, char *length, char *retry, size_t numlen)
+{
+	int			n = 0;
+
+	snprintf(length, numlen, "%zu", len);
+	h[n++] = (struct header) {"Content-Type", "application/json; charset=utf-8"};
+	h[n++] = (struct header) {"Content-Length", length};
+	h[n++] = (struct header) {"X-Request-Id", rq->id};
+	h[n++] = (struct header) {"Cache-Control", rq->cache_control};
+	if (status == 405 && rq->match.allow[0] != '\0')
+		h[n++] = (struct header) {"Allow", rq->match.allow};
+	if (retry_after > 0)
+	{
+		snprintf(retry, numlen, "%d", retry_after);
+		h[n++] = (struct header) {"Retry-After", retry};
+	}
+	return n;
+}
+
+/*
+ * Write the status line and headers. civetweb refuses its header functions
+ * once anything was written, so after an interim 100 Continue they are
+ * written as text, and the connection closes (civetweb cannot be told the
+ * answer's framing then).
+ */
+static void
+send_headers(struct request *rq, int status, const struct header *h, int n)
+{
+	int			i;
+
+	if (!rq->sent_continue)
+	{
+		mg_response_header_start(rq->conn, status);
+		for (i = 0; i < n; i++)
+			mg_response_header_add(rq->conn, h[i].name, h[i].value, -1);
+		mg_response_header_send(rq->conn);
+		return;
+	}
+	mg_printf(rq->conn, "HTTP/1.1 %d %s\r\n", status,
+			  mg_get_response_code_text(rq->conn, status));
+	for (i = 0; i < n; i++)
+		mg_printf(rq->conn, "%s: %s\r\n", h[i].name, h[i].value);
+	mg_printf(rq->conn, "Connection: close\r\n\r\n");
+}
+
+/* Send status, headers and body (the body is left out for HEAD) */
+static void
+respond_send(struct request *rq, int status, const char *body, size_t len,
+			 int retry_after)
+{
+	struct header headers[RESPOND_MAX_HEADERS];
+	char		length[32];
+	char		retry[32];
+	int			n;
+
+	if (rq->responded)
+	{
+		log_event(LOG_ERROR, "a second response to one request was dropped", NULL);
+		return;
+	}
+	rq->responded = true;
+	rq->status = status;
+	rq->bytes = rq->head_only ? 0 : len;
+	if (rq->close || rq->sent_continue || atomic_load(rq->stopping))
+		mg_disable_connection_keep_alive(rq->conn);
+	n = collect_headers(rq, status, len, retry_after, headers, length, retry,
+						sizeof(length));
+	send_headers(rq, status, headers, n);
+	if (!rq->head_only)
+		mg_write(rq->conn, body, len);
+}
+
+/* Send the 500 envelope built without allocating, when memory ran out */
+static void
+respond_out_of_memory(struct request *rq, const char *timestamp)
+{
+	char		body[256];
+	int			len;
+
+	log_event(LOG_ERROR, "out of memory while building a response", NULL);
+	rq->close = true;
+	len = snprintf(body, sizeof(body),
+				   "{\"success\":false,\"error\":{\"code\":\"internal_error\","
+				   "\"message\":\"internal error\",\"details\":null,\"hint\":null},"
+				   "\"meta\":{\"timestamp\":\"%s\",\"request_id\":\"%s\"}}",
+				   timestamp, rq->id);
+	respond_send(rq, 500, body, (size_t) len, 0);
+}
+
+/* Answer with the success envelope around data_json (raw JSON) */
+void
+respond_data(struct request *rq, int status, const char *data_json)
+{
+	struct json_buf body;
+	char		ts[JSON_TIMESTAMP_SIZE];
+
+	timestamp_now(ts, sizeof(ts));
+	json_buf_init(&body);
+	if (respond_build_success(&body, data_json, ts, rq->id))
+		respond_send(rq, status, body.data, body.len, 0);
+	else
+		respond_out_of_memory(rq, ts);
+	json_buf_free(&body);
+}
+
+/* Answer with the error envelope of reply and its status */
+void
+respond_error(struct request *rq, const struct error_reply *reply)
+{
+	struct json_buf body;
+	char		ts[JSON_TIMESTAMP_SIZE];
+
+	timestamp_now(ts, sizeof(ts));
+	json_buf_init(&body);
+	if (respond_build_error(&body, reply, ts, rq->id))
+		respond_send(rq, respond_error_info(reply->error)->status, body.data, body.len,
+					 reply_retry_after(reply));
+	else
+		respond_out_of_memory(rq, ts);
+	json_buf_free(&body);
+}
+
+/* Answer with an error code and message (NULL: the default message) */
+void
+respond_error_code(struct request *rq, enum api_error error, const char *message)
+{
+	struct error_reply reply = {error, message, NULL, NULL, 0};
+
+	respond_error(rq, &reply);
+}

@@ -1,0 +1,223 @@
+/*
+ * server.c
+ *		Starting and stopping civetweb, and each worker thread's own state.
+ *
+ * Start and stop run in the main thread. Each worker thread owns one struct
+ * worker (its Postgres and Redis connections), made by the start hook and
+ * freed by the exit hook; the stop flag and in-flight count are atomics.
+ */
+#include "server.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <civetweb.h>
+
+#include "db.h"
+#include "deadline.h"
+#include "json.h"
+#include "log.h"
+#include "redis.h"
+#include "request.h"
+
+/* civetweb's thread_type of the threads that serve connections */
+#define CIVETWEB_WORKER_THREAD 1
+/* mg_check_feature bit of IPv6 support */
+#define CIVETWEB_FEATURE_IPV6 8
+
+#define KEEP_ALIVE_TIMEOUT_MS "5000"
+#define MAX_REQUEST_HEADER_BYTES "16384"
+#define DRAIN_POLL_NS 10000000L
+
+struct server
+{
+	struct mg_context *ctx;
+	const struct config *cfg;
+	atomic_bool stopping;		/* new requests get 503, answers close */
+	atomic_int	in_flight;		/* requests inside request_handle */
+	atomic_flag first_message_taken;
+	char		first_message[256];	/* civetweb's first complaint, why a start failed */
+};
+
+/* The civetweb handler for every path: the pipeline, counted for the drain */
+static int
+server_handle(struct mg_connection *conn, void *cbdata)
+{
+	struct server *srv = cbdata;
+	int			status;
+
+	atomic_fetch_add(&srv->in_flight, 1);
+	status = request_handle(conn, srv->cfg, &srv->stopping);
+	atomic_fetch_sub(&srv->in_flight, 1);
+	return status;
+}
+
+/* Give a new worker thread its own, not yet connected, connections */
+static void *
+server_init_thread(const struct mg_context *ctx, int thread_type)
+{
+	const struct server *srv = mg_get_user_data(ctx);
+	const struct config *cfg = srv->cfg;
+	struct worker *w;
+
+	if (thread_type != CIVETWEB_WORKER_THREAD)
+		return NULL;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+	{
+		log_event(LOG_ERROR, "out of memory starting a worker thread", NULL);
+		return NULL;
+	}
+	w->db = db_conn_create(cfg->db, cfg->db_timeout_ms);
+	w->redis = redis_conn_create(cfg->redis.host, cfg->redis.port,
+								 cfg->redis_timeout_ms);
+	return w;
+}
+
+/* Close a finished worker thread's connections */
+static void
+server_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_pointer)
+{
+	struct worker *w = thread_pointer;
+
+	(void) ctx;
+	if (thread_type != CIVETWEB_WORKER_THREAD || w == NULL)
+		return;
+	db_conn_destroy(w->db);
+	redis_conn_destroy(w->redis);
+	free(w);
+}
+
+/* Write civetweb's own messages into the JSON log; keep the first one */
+static int
+server_log_message(const struct mg_connection *conn, const char *message)
+{
+	struct server *srv = conn ? mg_get_user_data(mg_get_context(conn)) : NULL;
+	size_t		len = strlen(message);
+	struct json_buf msg;
+
+	while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == '\r'))
+		len--;
+	if (srv != NULL && !atomic_flag_test_and_set(&srv->first_message_taken))
+		snprintf(srv->first_message, sizeof(srv->first_message), "%.*s", (int) len, message);
+	json_buf_init(&msg);
+	json_buf_append(&msg, message, len);
+	log_event(LOG_ERROR, json_buf_text(&msg), "\"source\":\"civetweb\"");
+	json_buf_free(&msg);
+	return 1;
+}
+
+/* Run mg_start2 with the gateway's options; NULL with the reason in err */
+static struct mg_context *
+server_start_civetweb(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+	char		ports[300];
+	char		threads[16];
+	char		request_timeout[16];
+	const char *options[] = {
+		"listening_ports", ports,
+		"num_threads", threads,
+		"enable_keep_alive", "yes",
+		"tcp_nodelay", "1",
+		"request_timeout_ms", request_timeout,
+		"keep_alive_timeout_ms", KEEP_ALIVE_TIMEOUT_MS,
+		"max_request_size", MAX_REQUEST_HEADER_BYTES,
+		"decode_url", "no",
+		"access_control_allow_origin", "",
+		NULL
+	};
+	struct mg_callbacks callbacks;
+	struct mg_init_data init;
+	struct mg_error_data error;
+	unsigned	error_code = 0;
+
+	config_format_address(&cfg->listen, ports, sizeof(ports));
+	snprintf(threads, sizeof(threads), "%d", cfg->threads);
+	snprintf(request_timeout, sizeof(request_timeout), "%d", cfg->request_timeout_ms);
+	memset(&callbacks, 0, sizeof(callbacks));
+	callbacks.init_thread = server_init_thread;
+	callbacks.exit_thread = server_exit_thread;
+	callbacks.log_message = server_log_message;
+	init.callbacks = &callbacks;
+	init.user_data = srv;
+	init.configuration_options = options;
+	error.code = &error_code;
+	error.text = err;
+	error.text_buffer_size = errlen;
+	return mg_start2(&init, &error);
+}
+
+/*
+ * Start civetweb on the listen address with one catch-all handler, so that
+ * every answer is the gateway's JSON. No document_root: civetweb never
+ * serves files. Returns NULL with the reason in err.
+ */
+struct server *
+server_start(const struct config *cfg, char *err, size_t errlen)
+{
+	struct server *srv;
+
+	err[0] = '\0';
+	if (cfg->listen.ipv6 && !mg_check_feature(CIVETWEB_FEATURE_IPV6))
+	{
+		snprintf(err, errlen, "this civetweb build has no IPv6 support; use an IPv4 address");
+		return NULL;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->cfg = cfg;
+	atomic_init(&srv->stopping, false);
+	atomic_init(&srv->in_flight, 0);
+	atomic_flag_clear(&srv->first_message_taken);
+	mg_init_library(0);
+	if ((srv->ctx = server_start_civetweb(srv, err, errlen)) == NULL)
+	{
+		if (srv->first_message[0] != '\0')
+			snprintf(err, errlen, "%s", srv->first_message);
+		mg_exit_library();
+		free(srv);
+		return NULL;
+	}
+	mg_set_request_handler(srv->ctx, "/", server_handle, srv);
+	return srv;
+}
+
+/* The address actually listened on (the real port when listen asked for 0) */
+void
+server_address(const struct server *srv, char *out, size_t outlen)
+{
+	struct mg_server_port port;
+	struct config_address addr = srv->cfg->listen;
+
+	if (mg_get_server_ports(srv->ctx, 1, &port) == 1)
+		addr.port = port.port;
+	config_format_address(&addr, out, outlen);
+}
+
+/*
+ * Let the requests in flight finish, then stop civetweb and free everything.
+ * civetweb drops any answer written after mg_stop begins, so the drain comes
+ * first; meanwhile new requests get a 503 and every answer closes its
+ * connection. The wait is bounded by the longest a request may take.
+ */
+void
+server_stop(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct deadline limit = deadline_in(cfg->request_timeout_ms +
+										cfg->db_timeout_ms + cfg->redis_timeout_ms);
+	struct timespec pause = {0, DRAIN_POLL_NS};
+
+	atomic_store(&srv->stopping, true);
+	while (atomic_load(&srv->in_flight) > 0 && deadline_ms_left(&limit) > 0)
+		nanosleep(&pause, NULL);
+	mg_stop(srv->ctx);
+	mg_exit_library();
+	free(srv);
+}

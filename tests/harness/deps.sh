@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages QR Event needs, only those missing (dpkg-query first:
+# apt-get costs seconds even when there is nothing to do). Used by make run/test/bench.
+set -euo pipefail
+
+QR_PACKAGES=(
+    make gcc perl curl ca-certificates
+    postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libpq-dev
+    redis-server libhiredis-dev libcivetweb-dev libssl-dev openssl
+    libcmocka-dev
+)
+
+missing=()
+for pkg in "${QR_PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = installed ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null; then
+    sudo=(sudo)
+else
+    echo "deps: missing packages (${missing[*]}) and neither root nor sudo" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"

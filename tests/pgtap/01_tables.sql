@@ -1,0 +1,122 @@
+-- pgTAP: the tables of qr_event, their columns, types, nullability, identities and defaults
+BEGIN;
+SELECT plan(75);
+
+SELECT has_schema('qr_event');
+SELECT tables_are('qr_event', ARRAY['accounts', 'events', 'event_staff', 'families', 'guests',
+    'games', 'game_participations', 'qr_codes', 'qr_code_events']);
+SELECT sequences_are('qr_event', ARRAY['accounts_id_seq', 'events_id_seq', 'families_id_seq',
+    'guests_id_seq', 'games_id_seq', 'game_participations_id_seq', 'qr_codes_id_seq',
+    'qr_code_events_seq']);
+SELECT functions_are('qr_event', ARRAY['create_account', 'version']);
+
+SELECT columns_are('qr_event', 'accounts', ARRAY['id', 'email', 'password_hash', 'display_name',
+    'tier', 'created_at', 'updated_at']);
+SELECT columns_are('qr_event', 'events', ARRAY['id', 'owner_id', 'name', 'venue', 'starts_at',
+    'ends_at', 'created_at', 'updated_at']);
+SELECT columns_are('qr_event', 'event_staff', ARRAY['event_id', 'account_id', 'role', 'created_at']);
+SELECT columns_are('qr_event', 'families', ARRAY['id', 'event_id', 'name', 'created_at', 'updated_at']);
+SELECT columns_are('qr_event', 'guests', ARRAY['id', 'event_id', 'family_id', 'first_name',
+    'last_name', 'email', 'created_at', 'updated_at']);
+SELECT columns_are('qr_event', 'games', ARRAY['id', 'event_id', 'title', 'status', 'score_policy',
+    'created_at', 'updated_at']);
+SELECT columns_are('qr_event', 'game_participations', ARRAY['id', 'event_id', 'game_id', 'guest_id',
+    'family_id', 'total_score', 'is_completed', 'completed_at', 'created_at', 'updated_at']);
+SELECT columns_are('qr_event', 'qr_codes', ARRAY['id', 'event_id', 'guest_id', 'token', 'status',
+    'version', 'issued_at', 'first_scan_at', 'first_scan_gate', 'revoked_at', 'updated_at']);
+SELECT columns_are('qr_event', 'qr_code_events', ARRAY['seq', 'event_id', 'qr_code_id', 'version',
+    'type', 'payload', 'actor', 'gate', 'device', 'occurred_at', 'recorded_at', 'txid',
+    'prev_hash', 'hash']);
+
+-- identifiers, references and scores are bigint; instants are timestamptz
+SELECT col_type_is('qr_event', t.tab, t.col, t.typ, format('%s.%s is %s', t.tab, t.col, t.typ))
+FROM (VALUES
+    ('accounts'::name, 'id'::name, 'bigint'::text),
+    ('events', 'id', 'bigint'),
+    ('families', 'id', 'bigint'),
+    ('guests', 'id', 'bigint'),
+    ('games', 'id', 'bigint'),
+    ('game_participations', 'id', 'bigint'),
+    ('qr_codes', 'id', 'bigint'),
+    ('qr_code_events', 'seq', 'bigint'),
+    ('events', 'owner_id', 'bigint'),
+    ('event_staff', 'event_id', 'bigint'),
+    ('event_staff', 'account_id', 'bigint'),
+    ('families', 'event_id', 'bigint'),
+    ('guests', 'event_id', 'bigint'),
+    ('guests', 'family_id', 'bigint'),
+    ('games', 'event_id', 'bigint'),
+    ('game_participations', 'event_id', 'bigint'),
+    ('game_participations', 'game_id', 'bigint'),
+    ('game_participations', 'guest_id', 'bigint'),
+    ('game_participations', 'family_id', 'bigint'),
+    ('game_participations', 'total_score', 'bigint'),
+    ('game_participations', 'is_completed', 'boolean'),
+    ('qr_codes', 'event_id', 'bigint'),
+    ('qr_codes', 'guest_id', 'bigint'),
+    ('qr_codes', 'token', 'text'),
+    ('qr_codes', 'version', 'integer'),
+    ('qr_code_events', 'event_id', 'bigint'),
+    ('qr_code_events', 'qr_code_id', 'bigint'),
+    ('qr_code_events', 'version', 'integer'),
+    ('qr_code_events', 'payload', 'jsonb'),
+    ('qr_code_events', 'txid', 'xid8'),
+    ('qr_code_events', 'prev_hash', 'bytea'),
+    ('qr_code_events', 'hash', 'bytea'),
+    ('accounts', 'created_at', 'timestamp with time zone'),
+    ('events', 'starts_at', 'timestamp with time zone'),
+    ('events', 'ends_at', 'timestamp with time zone'),
+    ('game_participations', 'completed_at', 'timestamp with time zone'),
+    ('qr_codes', 'issued_at', 'timestamp with time zone'),
+    ('qr_codes', 'first_scan_at', 'timestamp with time zone'),
+    ('qr_codes', 'revoked_at', 'timestamp with time zone'),
+    ('qr_code_events', 'occurred_at', 'timestamp with time zone'),
+    ('qr_code_events', 'recorded_at', 'timestamp with time zone')
+) AS t (tab, col, typ);
+
+SELECT is_empty($$
+    SELECT table_name || '.' || column_name FROM information_schema.columns
+    WHERE table_schema = 'qr_event'
+      AND (column_name LIKE '%\_at' AND data_type <> 'timestamp with time zone'
+           OR (column_name = 'id' OR column_name LIKE '%\_id') AND data_type <> 'bigint')
+$$, 'every *_at column is timestamptz and every id column bigint');
+
+-- identities: GENERATED ALWAYS, so clients cannot choose ids
+SELECT is(a.attidentity, 'a', format('%s.%s is GENERATED ALWAYS AS IDENTITY', t.tab, t.col))
+FROM (VALUES ('accounts', 'id'), ('events', 'id'), ('families', 'id'), ('guests', 'id'),
+             ('games', 'id'), ('game_participations', 'id'), ('qr_codes', 'id'),
+             ('qr_code_events', 'seq')) AS t (tab, col)
+LEFT JOIN pg_attribute a ON a.attrelid = ('qr_event.' || t.tab)::regclass AND a.attname = t.col;
+
+-- exactly these columns may be NULL
+SELECT set_eq($$
+    SELECT table_name || '.' || column_name FROM information_schema.columns
+    WHERE table_schema = 'qr_event' AND is_nullable = 'YES'
+$$, ARRAY['events.venue', 'guests.family_id', 'guests.last_name', 'guests.email',
+          'game_participations.guest_id', 'game_participations.family_id',
+          'game_participations.completed_at', 'qr_codes.first_scan_at',
+          'qr_codes.first_scan_gate', 'qr_codes.revoked_at', 'qr_code_events.actor',
+          'qr_code_events.gate', 'qr_code_events.device', 'qr_code_events.prev_hash'],
+    'only optional columns are nullable');
+
+-- defaults
+SELECT col_default_is('qr_event', 'accounts', 'tier', 'standard'::text, 'accounts.tier defaults to standard');
+SELECT col_default_is('qr_event', 'games', 'status', 'draft'::text, 'games.status defaults to draft');
+SELECT col_default_is('qr_event', 'games', 'score_policy', 'best'::text, 'games.score_policy defaults to best');
+SELECT col_default_is('qr_event', 'game_participations', 'total_score', 0::bigint, 'total_score defaults to 0');
+SELECT col_default_is('qr_event', 'game_participations', 'is_completed', false, 'is_completed defaults to false');
+SELECT col_default_is('qr_event', 'qr_codes', 'status', 'active'::text, 'qr_codes.status defaults to active');
+SELECT col_default_is('qr_event', 'qr_codes', 'version', 1, 'qr_codes.version defaults to 1');
+SELECT col_default_is('qr_event', 'qr_code_events', 'payload', '{}'::jsonb, 'payload defaults to {}');
+SELECT col_default_is('qr_event', 'qr_code_events', 'recorded_at', 'clock_timestamp()'::text,
+                      'recorded_at is the clock at insert');
+SELECT col_default_is('qr_event', 'qr_code_events', 'txid', 'pg_current_xact_id()'::text,
+                      'txid is the inserting transaction');
+SELECT is_empty($$
+    SELECT table_name || '.' || column_name FROM information_schema.columns
+    WHERE table_schema = 'qr_event' AND column_name IN ('created_at', 'updated_at', 'issued_at')
+      AND column_default IS DISTINCT FROM 'now()'
+$$, 'created_at, updated_at and issued_at default to now()');
+
+SELECT * FROM finish();
+ROLLBACK;
