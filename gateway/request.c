@@ -39,33 +39,37 @@ request_id_acceptable(const char *id)
 	return len > 0;
 }
 
+/* Write 32 random hex digits (and a NUL) into out, which holds 33 bytes */
+void
+request_random_id(char *out)
+{
+	unsigned char random[16];
+	struct timespec now;
+	int			i;
+
+	if (getrandom(random, sizeof(random), 0) != (ssize_t) sizeof(random))
+	{
+		/* cannot happen for 16 bytes once booted; still keep ids distinct */
+		clock_gettime(CLOCK_REALTIME, &now);
+		snprintf(out, 33, "%016llx%016llx",
+				 (unsigned long long) now.tv_sec,
+				 (unsigned long long) now.tv_nsec ^ (unsigned long long) (uintptr_t) out);
+		return;
+	}
+	for (i = 0; i < (int) sizeof(random); i++)
+		snprintf(out + 2 * i, 3, "%02x", random[i]);
+}
+
 /* Use the client's request id if acceptable, else 32 random hex digits */
 static void
 request_assign_id(struct request *rq)
 {
 	const char *given = mg_get_header(rq->conn, "X-Request-Id");
-	unsigned char random[16];
-	struct timespec now;
-	ssize_t		got;
-	int			i;
 
 	if (given != NULL && request_id_acceptable(given))
-	{
 		strcpy(rq->id, given);
-		return;
-	}
-	got = getrandom(random, sizeof(random), 0);
-	if (got != (ssize_t) sizeof(random))
-	{
-		/* cannot happen for 16 bytes once booted; still keep ids distinct */
-		clock_gettime(CLOCK_REALTIME, &now);
-		snprintf(rq->id, sizeof(rq->id), "%016llx%016llx",
-				 (unsigned long long) now.tv_sec,
-				 (unsigned long long) now.tv_nsec ^ (unsigned long long) (uintptr_t) rq);
-		return;
-	}
-	for (i = 0; i < (int) sizeof(random); i++)
-		snprintf(rq->id + 2 * i, 3, "%02x", random[i]);
+	else
+		request_random_id(rq->id);
 }
 
 /* Fill the request from civetweb's view of it and tag the log with its id */

@@ -44,6 +44,7 @@ struct request
 	struct timespec started;
 };
 
+extern void request_random_id(char *out);
 extern int	request_handle(struct mg_connection *conn, const struct config *cfg,
 						   const atomic_bool *stopping);
 

@@ -261,3 +261,80 @@ respond_error_code(struct request *rq, enum api_error error, const char *message
 
 	respond_error(rq, &reply);
 }
+
+/* How an error civetweb found by itself is answered */
+struct early_error
+{
+	int			civetweb_status;
+	int			status;
+	enum api_error error;
+	const char *message;
+};
+
+static const struct early_error early_errors[] = {
+	{411, 411, API_ERROR_BAD_REQUEST, "a request body needs a valid Content-Length or chunked encoding"},
+	{413, 413, API_ERROR_PAYLOAD_TOO_LARGE, "the request head is too large"},
+	{414, 414, API_ERROR_BAD_REQUEST, "the request target is too long"},
+	{431, 431, API_ERROR_BAD_REQUEST, "the request headers are too large"},
+	{505, 400, API_ERROR_BAD_REQUEST, "unsupported HTTP version; use HTTP/1.0 or HTTP/1.1"},
+};
+
+/* The answer to a civetweb status: the table's, else 400 (4xx) or 500 */
+static struct early_error
+early_error_for(int civetweb_status)
+{
+	struct early_error other = {civetweb_status, civetweb_status, API_ERROR_BAD_REQUEST,
+	"the request is malformed"};
+	size_t		i;
+
+	for (i = 0; i < sizeof(early_errors) / sizeof(early_errors[0]); i++)
+	{
+		if (early_errors[i].civetweb_status == civetweb_status)
+			return early_errors[i];
+	}
+	if (civetweb_status >= 500)
+	{
+		other.error = API_ERROR_INTERNAL;
+		other.message = NULL;
+	}
+	else if (civetweb_status != 400)
+		other.status = 400;
+	return other;
+}
+
+/*
+ * Answer an error civetweb found before any handler ran (a malformed request
+ * line, oversized headers, an unknown transfer coding) with the JSON
+ * envelope and close the connection; civetweb's header functions are not
+ * usable at that point, so the head is written as text.
+ */
+void
+respond_early_error(struct mg_connection *conn, int status)
+{
+	struct early_error early = early_error_for(status);
+	struct error_reply reply = {.error = early.error, .message = early.message};
+	char		timestamp[JSON_TIMESTAMP_SIZE];
+	char		id[REQUEST_ID_MAX + 1];
+	char		fields[32];
+	struct json_buf body;
+
+	timestamp_now(timestamp, sizeof(timestamp));
+	request_random_id(id);
+	json_buf_init(&body);
+	if (respond_build_error(&body, &reply, timestamp, id))
+	{
+		mg_printf(conn, "HTTP/1.1 %d %s\r\n"
+				  "Content-Type: application/json; charset=utf-8\r\n"
+				  "Content-Length: %zu\r\n"
+				  "X-Request-Id: %s\r\n"
+				  "Cache-Control: no-store\r\n"
+				  "Connection: close\r\n\r\n",
+				  early.status, mg_get_response_code_text(conn, early.status), body.len, id);
+		mg_write(conn, json_buf_text(&body), body.len);
+	}
+	json_buf_free(&body);
+	log_set_request_id(id);
+	snprintf(fields, sizeof(fields), "\"status\":%d", early.status);
+	log_event(LOG_INFO, "malformed request refused", fields);
+	log_set_request_id(NULL);
+}

@@ -60,5 +60,6 @@ extern void respond_data(struct request *rq, int status, const char *data_json);
 extern void respond_error(struct request *rq, const struct error_reply *reply);
 extern void respond_error_code(struct request *rq, enum api_error error,
 							   const char *message);
+extern void respond_early_error(struct mg_connection *conn, int status);
 
 #endif

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "redis.h"
 #include "request.h"
+#include "respond.h"
 
 /* civetweb's thread_type of the threads that serve connections */
 #define CIVETWEB_WORKER_THREAD 1
@@ -109,6 +110,15 @@ server_log_message(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
+/* Make civetweb's own error answers JSON envelopes too */
+static int
+server_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+	(void) errmsg;				/* internal wording, never sent to clients */
+	respond_early_error(conn, status);
+	return 0;
+}
+
 /* Run mg_start2 with the gateway's options; NULL with the reason in err */
 static struct mg_context *
 server_start_civetweb(struct server *srv, char *err, size_t errlen)
@@ -141,6 +151,7 @@ server_start_civetweb(struct server *srv, char *err, size_t errlen)
 	callbacks.init_thread = server_init_thread;
 	callbacks.exit_thread = server_exit_thread;
 	callbacks.log_message = server_log_message;
+	callbacks.http_error = server_http_error;
 	init.callbacks = &callbacks;
 	init.user_data = srv;
 	init.configuration_options = options;

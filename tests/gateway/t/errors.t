@@ -62,13 +62,25 @@ $r = QRTest::Gateway::parse_raw($gw->raw(
 is $r->{status}, 400, 'TE+CL on a GET is refused too';
 unlike $r->{content} // '', qr{HTTP/1\.1 404}, 'and the smuggled request is not served';
 
-# Garbage never crashes the gateway.
-for my $junk ("\x00\x01\x02\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/9.9\r\n\r\n",
-              "GET /healthz HTTP/1.1\r\n" . ("X-A: " . ('b' x 100) . "\r\n") x 400 . "\r\n",
-              "POST /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-              "POST /healthz HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
-              "POST /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n") {
-    $gw->raw($junk, 2);
+# Requests civetweb itself refuses still get a JSON 4xx, and never crash the gateway.
+my @junk = (
+    ["\x00\x01\x02\r\n\r\n", 'binary junk'],
+    ["GET\r\n\r\n", 'a request line without a target'],
+    ["GET / HTTP/9.9\r\n\r\n", 'an unknown HTTP version'],
+    ["GET /healthz HTTP/1.1\r\n" . ("X-A: " . ('b' x 100) . "\r\n") x 400 . "\r\n",
+     'headers over 16 KB'],
+    ["POST /healthz HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 'a negative Content-Length'],
+    ["POST /healthz HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+     'an overflowing Content-Length'],
+    ["POST /healthz HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 'an unknown transfer coding'],
+    ["POST /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 'a bad chunk size'],
+);
+for my $case (@junk) {
+    my ($bytes, $name) = @$case;
+    my $r = QRTest::Gateway::parse_raw($gw->raw($bytes, 2));
+    ok defined $r->{status} && $r->{status} >= 400 && $r->{status} < 500, "$name: a 4xx"
+        or diag explain $r;
+    ok $r->{json} && !$r->{json}{success} && $r->{json}{error}{code}, "$name: a JSON error";
 }
 ok $gw->alive, 'the gateway survives malformed requests';
 is $gw->get('/healthz')->{status}, 200, 'and still answers';
