@@ -4,50 +4,34 @@ use strict;
 use warnings;
 use File::Temp ();
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use QRPg qw(psql scratch_database);
 
 my $root = $ENV{QR_TEST_ROOT} // '.';
-my $src = "qr_t_dump_src_$$";
-my $dst = "qr_t_dump_dst_$$";
 my @tables = qw(accounts events event_staff families guests games game_participations
                 qr_codes qr_code_events);
-
-END {
-    system('psql', '-X', '-q', '-d', 'postgres', '-c', "DROP DATABASE IF EXISTS $_")
-        for $src, $dst;
-}
-
-# Runs one SQL statement in $db and returns its single text result.
-sub sql {
-    my ($db, $query) = @_;
-    open my $fh, '-|', 'psql', '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', $db,
-        '-c', $query or die "psql: $!";
-    my $out = do { local $/; <$fh> } // '';
-    close $fh;
-    die "psql failed on: $query\n" if $?;
-    chomp $out;
-    return $out;
-}
 
 # A fingerprint of every row of a table, independent of physical order.
 sub fingerprint {
     my ($db, $table) = @_;
-    return sql($db, "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' "
+    return psql($db, "SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, E'\\n' "
                    . "ORDER BY t::text)), '') FROM qr_event.$table t");
 }
 
-sql('postgres', "CREATE DATABASE $src");
-sql($src, 'CREATE EXTENSION qr_event');
+my $src = scratch_database('qr_t_dump_src');
+psql($src, 'CREATE EXTENSION qr_event');
 is system("psql -X -q -v ON_ERROR_STOP=1 -d $src -f $root/tests/fixtures/demo.sql >/dev/null"), 0,
     'demo data loads';
 
 my $dump = File::Temp->new(SUFFIX => '.dump');
 is system('pg_dump', '-Fc', '-f', $dump->filename, $src), 0, 'pg_dump -Fc succeeds';
-sql('postgres', "CREATE DATABASE $dst");
+my $dst = scratch_database('qr_t_dump_dst');
 is system("pg_restore --exit-on-error -d $dst " . $dump->filename . ' 2>&1'), 0,
     'pg_restore succeeds';
 
-is sql($dst, "SELECT extversion FROM pg_extension WHERE extname = 'qr_event'"),
-    sql($src, "SELECT extversion FROM pg_extension WHERE extname = 'qr_event'"),
+is psql($dst, "SELECT extversion FROM pg_extension WHERE extname = 'qr_event'"),
+    psql($src, "SELECT extversion FROM pg_extension WHERE extname = 'qr_event'"),
     'the extension comes back at the same version';
 for my $table (@tables) {
     my $before = fingerprint($src, $table);
@@ -56,17 +40,17 @@ for my $table (@tables) {
 }
 
 # New rows after the restore get fresh ids, not ones already taken.
-my $event = sql($dst, 'SELECT min(id) FROM qr_event.events');
-my $max_family = sql($dst, 'SELECT max(id) FROM qr_event.families');
-my $new_family = sql($dst, "INSERT INTO qr_event.families (event_id, name) "
+my $event = psql($dst, 'SELECT min(id) FROM qr_event.events');
+my $max_family = psql($dst, 'SELECT max(id) FROM qr_event.families');
+my $new_family = psql($dst, "INSERT INTO qr_event.families (event_id, name) "
                          . "VALUES ($event, 'After restore') RETURNING id");
 cmp_ok $new_family, '>', $max_family, 'the family sequence continues after restored ids';
-my $max_guest = sql($dst, 'SELECT max(id) FROM qr_event.guests');
-my $new_guest = sql($dst, "INSERT INTO qr_event.guests (event_id, first_name, last_name) "
+my $max_guest = psql($dst, 'SELECT max(id) FROM qr_event.guests');
+my $new_guest = psql($dst, "INSERT INTO qr_event.guests (event_id, first_name, last_name) "
                         . "VALUES ($event, 'New', 'Guest') RETURNING id");
 cmp_ok $new_guest, '>', $max_guest, 'the guest sequence continues after restored ids';
-my $max_seq = sql($dst, 'SELECT max(seq) FROM qr_event.qr_code_events');
-my $next_seq = sql($dst, "SELECT nextval(pg_get_serial_sequence('qr_event.qr_code_events', 'seq'))");
+my $max_seq = psql($dst, 'SELECT max(seq) FROM qr_event.qr_code_events');
+my $next_seq = psql($dst, "SELECT nextval(pg_get_serial_sequence('qr_event.qr_code_events', 'seq'))");
 cmp_ok $next_seq, '>', $max_seq, 'the event-store sequence continues after restored rows';
 
 done_testing;

@@ -6,37 +6,13 @@ use strict;
 use warnings;
 use MIME::Base64 qw(decode_base64);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use QRPg qw(psql literal scratch_database);
 
 $ENV{PGCLIENTENCODING} = 'UTF8';
-my $db = "qr_t_password_$$";
-my $created = 0;
-
-END {
-    my $status = $?;
-    system('psql', '-X', '-q', '-d', 'postgres', '-c', qq{DROP DATABASE IF EXISTS "$db"})
-        if $created;
-    $? = $status;
-}
-
-# Runs SQL in a database and returns its output (unaligned, tuples only), dying on error.
-sub psql {
-    my ($dbname, $sql) = @_;
-    open my $fh, '-|', 'psql', '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1',
-        '-d', $dbname, '-c', $sql
-        or die "cannot run psql: $!\n";
-    my $out = do { local $/; <$fh> } // '';
-    close $fh;
-    die "psql failed on: $sql\n" if $?;
-    $out =~ s/\n\z//;
-    return $out;
-}
-
-# Quotes a string as an SQL literal (standard_conforming_strings is on).
-sub literal {
-    my ($s) = @_;
-    $s =~ s/'/''/g;
-    return "'$s'";
-}
+my $db = scratch_database('qr_t_password');
+psql($db, 'CREATE EXTENSION qr_event');
 
 # PBKDF2-HMAC-SHA256 of password and salt by the openssl command, as 32 raw bytes.
 sub openssl_pbkdf2 {
@@ -65,10 +41,6 @@ sub create_account {
     my (undef, undef, $iter, $salt, $key) = split /\$/, $hash;
     return ((split /=/, $iter)[1], decode_base64("$salt=="), decode_base64("$key="));
 }
-
-psql('postgres', qq{CREATE DATABASE "$db"});
-$created = 1;
-psql($db, 'CREATE EXTENSION qr_event');
 
 # a quote, a space and a non-ASCII letter: the hash is over the UTF-8 bytes as given
 my $password = "correct horse ' battery \xc3\xa9t\xc3\xa9";

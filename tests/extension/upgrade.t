@@ -11,48 +11,13 @@ use File::Basename qw(dirname);
 use File::Spec;
 use File::Temp ();
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use QRPg qw(psql literal scratch_database);
 
 my $first_release = '0.1.0';
 my $root = $ENV{QR_TEST_ROOT} // File::Spec->rel2abs(dirname(__FILE__) . '/../..');
 my $extdir = "$root/extension";
-my @databases;
-my $serial = 0;
-
-END {
-    my $status = $?;
-    system('psql', '-X', '-q', '-d', 'postgres', '-c', qq{DROP DATABASE IF EXISTS "$_"})
-        for @databases;
-    $? = $status;
-}
-
-# Runs SQL in a database and returns its output (unaligned, tuples only), dying on error.
-sub psql {
-    my ($db, $sql) = @_;
-    open my $fh, '-|', 'psql', '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', $db,
-        '-c', $sql
-        or die "cannot run psql: $!\n";
-    my $out = do { local $/; <$fh> } // '';
-    close $fh;
-    die "psql failed in $db on: $sql\n" if $?;
-    $out =~ s/\n\z//;
-    return $out;
-}
-
-# Quotes a string as an SQL literal.
-sub literal {
-    my ($s) = @_;
-    $s =~ s/'/''/g;
-    return "'$s'";
-}
-
-# Creates a database of this test run and returns its name.
-sub new_database {
-    my $name = sprintf 'qr_t_upgrade_%d_%d', $$, ++$serial;
-    psql('postgres', qq{CREATE DATABASE "$name"});
-    push @databases, $name;
-    return $name;
-}
-
 # Orders dotted version numbers numerically, part by part.
 sub version_cmp {
     my @a = split /\./, $_[0];
@@ -155,7 +120,7 @@ sub same_objects {
 # result with a fresh CREATE EXTENSION.
 sub walk {
     my ($fresh, @versions) = @_;
-    my $db = new_database();
+    my $db = scratch_database('qr_t_upgrade');
     my $what = join ' -> ', @versions;
     psql($db, 'CREATE EXTENSION qr_event VERSION ' . literal($versions[0]));
     for my $next (@versions[1 .. $#versions]) {
@@ -197,7 +162,7 @@ ok defined $default, "qr_event.control names the default version ($default)";
 $versions{$default} = 1;
 
 # --- the installation matches the repository ----------------------------------------------
-my $fresh_db = new_database();
+my $fresh_db = scratch_database('qr_t_upgrade');
 is psql($fresh_db, q{SELECT default_version FROM pg_available_extensions WHERE name = 'qr_event'}),
     $default, 'the installed control file has the same default version';
 is psql($fresh_db, q{SELECT string_agg(version, ' ' ORDER BY version) FROM pg_available_extension_versions

@@ -4,7 +4,7 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../../lib";
 use Test::More;
 use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
