@@ -4,23 +4,29 @@
 #   make install    install both (the extension into PostgreSQL 15, the gateway into $(bindir_gw))
 #   make run        private PostgreSQL + Redis + gateway on 127.0.0.1:8080 with a demo event
 #   make test       every suite against throwaway servers; ends with "N passed, N failed"
+#   make bench      benchmarks with same-run baselines (BENCH="cursor" picks sections)
 
 EXTENSION  = qr_event
 MODULE_big = qr_event
-OBJS       = extension/qr_event.o extension/guc.o extension/account.o extension/password.o
+OBJS       = extension/qr_event.o extension/guc.o extension/account.o extension/password.o \
+	extension/cursor_codec.o extension/cursor.o extension/paginate.o extension/paginate_list.o \
+	extension/paginate_sql.o
 DATA       = $(sort $(wildcard extension/qr_event--*.sql))
 PGFILEDESC = "qr_event - leaderboards, keyset cursors and a hash-chained QR audit"
 SHLIB_LINK = -lcrypto
 
-REGRESS        = install schema constraints accounts
+REGRESS        = install schema constraints accounts paginate paginate_plan cursor_secret lists
 ISOLATION      = $(basename $(notdir $(wildcard tests/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=tests/isolation --load-extension=qr_event
 
 EXTRA_CLEAN = qr_event.control results regression.diffs regression.out output_iso \
-	$(GW_OBJS) gateway/qr_gateway $(UNIT_BINS) tests/gateway/unit/*.o
+	$(GW_OBJS) gateway/qr_gateway $(UNIT_BINS) tests/gateway/unit/*.o \
+	tests/extension/unit/test_cursor_codec tests/fuzz/bin
 
 # The LLVM bitcode of Debian's PGXS is of no use here and needs a matching clang.
 override with_llvm := no
+# Rebuild objects when a header they include changes.
+override autodepend := yes
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -71,14 +77,14 @@ UNIT_BINS = $(UNIT_SRCS:.c=)
 tests/gateway/unit/test_%: tests/gateway/unit/test_%.c $(GW_LIBOBJS)
 	$(GW_CC) $(GW_CFLAGS) -o $@ $^ $(GW_LIBS) -lcmocka
 
-unit-tests: $(UNIT_BINS)
+unit-tests: $(UNIT_BINS) tests/extension/unit/test_cursor_codec
 
 # --- the two commands ----------------------------------------------------------------
 deps:
 	bash tests/harness/deps.sh
 
 test: deps
-	$(MAKE) all unit-tests
+	$(MAKE) all unit-tests fuzz-build
 	$(MAKE) install
 	bash tests/harness/test.sh
 
@@ -87,4 +93,71 @@ run: deps
 	$(MAKE) install
 	bash tests/harness/run.sh
 
-.PHONY: deps test run install-gateway unit-tests
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash tests/bench/run.sh $(BENCH)
+
+.PHONY: deps test run bench install-gateway unit-tests
+
+# --- cursor codec: unit test and libFuzzer targets ---------------------------------
+# The codec is pure C + OpenSSL, so it also builds outside PGXS with strict flags.
+CODEC_CFLAGS = -O2 -g -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wdeclaration-after-statement -Iextension
+
+tests/extension/unit/test_cursor_codec: tests/extension/unit/test_cursor_codec.c \
+		extension/cursor_codec.c extension/cursor_codec.h
+	$(GW_CC) $(CODEC_CFLAGS) -o $@ $(filter %.c,$^) -lcrypto -lcmocka
+
+# Every tests/fuzz/<name>_fuzz.c becomes tests/fuzz/bin/<name>, seeded from
+# tests/fuzz/corpus/<name>/. Runs work on a copy of the corpus in a temporary
+# directory; FUZZ_MERGE=1 merges inputs that add coverage back into the corpus.
+# Crash reproducers land in tests/fuzz/artifacts/.
+FUZZ_CC            ?= clang
+FUZZ_FLAGS          = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_MERGE         ?= 0
+FUZZ_BINS = $(patsubst tests/fuzz/%_fuzz.c,tests/fuzz/bin/%,$(sort $(wildcard tests/fuzz/*_fuzz.c)))
+
+tests/fuzz/bin/%: tests/fuzz/%_fuzz.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iextension -o $@ $(filter %.c,$^) -lcrypto
+
+tests/fuzz/bin/cursor_decode: extension/cursor_codec.c extension/cursor_codec.h \
+	tests/fuzz/cursor_fuzz.h
+
+fuzz-build: $(FUZZ_BINS)
+
+# Runs every fuzz target for $(1) seconds on a scratch copy of its corpus.
+define fuzz_run
+	@set -e; mkdir -p tests/fuzz/artifacts; \
+	for bin in $(FUZZ_BINS); do \
+		name=$${bin##*/}; \
+		work=$$(mktemp -d); \
+		cp -R tests/fuzz/corpus/$$name/. $$work/; \
+		echo "fuzz: $$name for $(1) s"; \
+		$$bin -max_total_time=$(1) -max_len=5000 -print_final_stats=1 \
+			-artifact_prefix=tests/fuzz/artifacts/$$name- $$work \
+			|| { rm -rf $$work; exit 1; }; \
+		if [ "$(FUZZ_MERGE)" = 1 ]; then \
+			$$bin -merge=1 -max_len=5000 tests/fuzz/corpus/$$name $$work; \
+		fi; \
+		rm -rf $$work; \
+	done
+endef
+
+fuzz: fuzz-build
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
+
+# Rewrites the seed corpus of cursor_decode from tests/fuzz/cursor_seeds.c.
+fuzz-seeds: tests/fuzz/cursor_seeds.c extension/cursor_codec.c tests/fuzz/cursor_fuzz.h
+	@mkdir -p tests/fuzz/corpus/cursor_decode
+	@tmp=$$(mktemp -d) && \
+	$(GW_CC) $(CODEC_CFLAGS) -o $$tmp/cursor_seeds $(filter %.c,$^) -lcrypto && \
+	$$tmp/cursor_seeds tests/fuzz/corpus/cursor_decode; rc=$$?; rm -rf $$tmp; exit $$rc
+
+.PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds

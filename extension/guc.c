@@ -3,7 +3,8 @@
  *		Defines the qr_event.* configuration parameters.
  *
  * Only superusers may change them (PGC_SUSET): they set the strength of the
- * password hashes that create_account stores.
+ * password hashes that create_account stores and how much work one page of
+ * qr_event.paginate may cost.
  */
 #include "postgres.h"
 
@@ -13,6 +14,7 @@
 
 int			qr_event_password_iterations = 210000;
 int			qr_event_min_password_length = 10;
+int			qr_event_max_page_size = 100;
 
 /* Registers every qr_event.* parameter */
 void
@@ -33,6 +35,14 @@ QrEventDefineGucs(void)
 							"create_account refuses shorter passwords.",
 							&qr_event_min_password_length,
 							10, 8, 1024,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("qr_event.max_page_size",
+							"Largest page_size qr_event.paginate and the list functions accept.",
+							"Bounds the rows one call reads and returns.",
+							&qr_event_max_page_size,
+							100, 1, 10000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }

@@ -10,6 +10,7 @@
 
 extern int	qr_event_password_iterations;
 extern int	qr_event_min_password_length;
+extern int	qr_event_max_page_size;
 
 extern void QrEventDefineGucs(void);
 

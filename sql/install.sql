@@ -15,7 +15,7 @@ FROM pg_depend d
 WHERE d.refclassid = 'pg_extension'::regclass
   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'qr_event')
   AND d.deptype = 'e'
-ORDER BY 1 COLLATE "C";
+ORDER BY pg_describe_object(d.classid, d.objid, d.objsubid) COLLATE "C";
 
 -- tables
 SELECT c.relname, c.relpersistence, c.relrowsecurity,

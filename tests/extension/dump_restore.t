@@ -1,5 +1,6 @@
 # pg_dump / pg_restore round trip of a database holding the demo event: every table's
-# rows come back identical, and the identity sequences continue after the restored ids.
+# rows come back identical, and the identity sequences continue after the restored ids;
+# the cursor secret is not carried over.
 use strict;
 use warnings;
 use File::Temp ();
@@ -52,5 +53,15 @@ cmp_ok $new_guest, '>', $max_guest, 'the guest sequence continues after restored
 my $max_seq = psql($dst, 'SELECT max(seq) FROM qr_event.qr_code_events');
 my $next_seq = psql($dst, "SELECT nextval(pg_get_serial_sequence('qr_event.qr_code_events', 'seq'))");
 cmp_ok $next_seq, '>', $max_seq, 'the event-store sequence continues after restored rows';
+
+# The cursor secret is not dumped: the restored database signs cursors with a fresh one,
+# so cursors handed out before the dump are refused there.
+is psql($dst, 'SELECT count(*) FROM qr_event.cursor_keys'), 1, 'the restored database has a cursor secret';
+isnt psql($dst, 'SELECT md5(secret) FROM qr_event.cursor_keys'),
+    psql($src, 'SELECT md5(secret) FROM qr_event.cursor_keys'), 'a fresh one, not the dumped one';
+my $cursor = psql($src, q{SELECT next_cursor FROM qr_event.paginate(NULL::qr_event.guests, '{id}', 5)});
+like $cursor, qr/^[A-Za-z0-9_-]+\z/, 'the source database hands out a cursor';
+my $refused = `psql -X -q -t -A -d $dst -c "SELECT qr_event.paginate(NULL::qr_event.guests, '{id}', 5, '$cursor')" 2>&1`;
+like $refused, qr/invalid cursor/, 'the restored database refuses it';
 
 done_testing;

@@ -8,6 +8,7 @@ QR_PACKAGES=(
     postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libpq-dev
     redis-server libhiredis-dev libcivetweb-dev libssl-dev openssl
     libcmocka-dev
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: every suite against throwaway PostgreSQL 15 and Redis servers that this
 # script starts and always stops. Suites: regress (pg_regress + isolation), tap
-# (pgTAP, extension TAP tests, gateway unit tests, gateway integration tests).
+# (pgTAP, extension TAP tests, C unit tests, gateway integration tests, fuzz smoke).
 # Ends with one plain line "N passed, N failed"; exit status 1 on any failure.
 #     tests/harness/test.sh [regress] [tap] [TAP files...]
 set -uo pipefail
@@ -56,7 +56,7 @@ run_tap() {
 # The cmocka binaries built by make unit-tests.
 unit_binaries() {
     local f
-    for f in tests/gateway/unit/test_*; do
+    for f in tests/extension/unit/test_* tests/gateway/unit/test_*; do
         case $f in *.c | *.o) ;; *) [ -x "$f" ] && echo "$f" ;; esac
     done
 }
@@ -82,7 +82,8 @@ tap_files=()
 for suite in "${suites[@]}"; do
     case $suite in
         regress) run_regress ;;
-        tap) tap_files+=(tests/pgtap/*.sql tests/extension/*.t $(unit_binaries) tests/gateway/t/*.t) ;;
+        tap) tap_files+=(tests/pgtap/*.sql tests/extension/*.t $(unit_binaries) tests/gateway/t/*.t
+                        tests/fuzz/*.t) ;;
         *) tap_files+=("$suite") ;;
     esac
 done

@@ -1,14 +1,16 @@
 -- pgTAP: the tables of qr_event, their columns, types, nullability, identities and defaults
 BEGIN;
-SELECT plan(75);
+SELECT plan(76);
 
 SELECT has_schema('qr_event');
 SELECT tables_are('qr_event', ARRAY['accounts', 'events', 'event_staff', 'families', 'guests',
-    'games', 'game_participations', 'qr_codes', 'qr_code_events']);
+    'games', 'game_participations', 'qr_codes', 'qr_code_events', 'cursor_keys']);
 SELECT sequences_are('qr_event', ARRAY['accounts_id_seq', 'events_id_seq', 'families_id_seq',
     'guests_id_seq', 'games_id_seq', 'game_participations_id_seq', 'qr_codes_id_seq',
     'qr_code_events_seq']);
-SELECT functions_are('qr_event', ARRAY['create_account', 'version']);
+SELECT functions_are('qr_event', ARRAY['create_account', 'version', 'rotate_cursor_secret', 'paginate',
+    'paginate_query', 'paginate_explain', 'is_event_organiser', 'page_envelope', 'list_events',
+    'list_guests', 'list_families', 'list_games']);
 
 SELECT columns_are('qr_event', 'accounts', ARRAY['id', 'email', 'password_hash', 'display_name',
     'tier', 'created_at', 'updated_at']);
@@ -79,7 +81,9 @@ SELECT is_empty($$
     WHERE table_schema = 'qr_event'
       AND (column_name LIKE '%\_at' AND data_type <> 'timestamp with time zone'
            OR (column_name = 'id' OR column_name LIKE '%\_id') AND data_type <> 'bigint')
-$$, 'every *_at column is timestamptz and every id column bigint');
+      AND (table_name, column_name) <> ('cursor_keys', 'id')
+$$, 'every *_at column is timestamptz and every id column bigint (but the singleton cursor_keys.id)');
+SELECT col_type_is('qr_event', 'cursor_keys', 'id', 'integer', 'cursor_keys.id is integer, always 1');
 
 -- identities: GENERATED ALWAYS, so clients cannot choose ids
 SELECT is(a.attidentity, 'a', format('%s.%s is GENERATED ALWAYS AS IDENTITY', t.tab, t.col))
@@ -92,6 +96,8 @@ LEFT JOIN pg_attribute a ON a.attrelid = ('qr_event.' || t.tab)::regclass AND a.
 SELECT set_eq($$
     SELECT table_name || '.' || column_name FROM information_schema.columns
     WHERE table_schema = 'qr_event' AND is_nullable = 'YES'
+      AND table_name IN (SELECT table_name FROM information_schema.tables
+                         WHERE table_schema = 'qr_event' AND table_type = 'BASE TABLE')
 $$, ARRAY['events.venue', 'guests.family_id', 'guests.last_name', 'guests.email',
           'game_participations.guest_id', 'game_participations.family_id',
           'game_participations.completed_at', 'qr_codes.first_scan_at',
@@ -116,6 +122,8 @@ SELECT is_empty($$
     SELECT table_name || '.' || column_name FROM information_schema.columns
     WHERE table_schema = 'qr_event' AND column_name IN ('created_at', 'updated_at', 'issued_at')
       AND column_default IS DISTINCT FROM 'now()'
+      AND table_name IN (SELECT table_name FROM information_schema.tables
+                         WHERE table_schema = 'qr_event' AND table_type = 'BASE TABLE')
 $$, 'created_at, updated_at and issued_at default to now()');
 
 SELECT * FROM finish();

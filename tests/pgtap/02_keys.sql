@@ -73,7 +73,7 @@ $$, 'delete actions: cascade inside an event, SET NULL (family_id) for guests, n
 SELECT is_empty($$
     SELECT c.relname FROM pg_class c
     WHERE c.relnamespace = 'qr_event'::regnamespace AND c.relkind = 'r'
-      AND c.relname NOT IN ('accounts', 'events')
+      AND c.relname NOT IN ('accounts', 'events', 'cursor_keys')
       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
                       AND a.attname = 'event_id' AND a.attnotnull)
 $$, 'every per-event table has a NOT NULL event_id');

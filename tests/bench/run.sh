@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make bench: benchmarks against throwaway servers, each figure with a baseline
+# measured in the same run. Sections: cursor. Reports go to stdout and .bench/.
+#     tests/bench/run.sh [section...]
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+source tests/harness/servers.sh
+trap qr_servers_cleanup EXIT
+trap 'exit 130' INT TERM
+
+sections=("$@")
+[ ${#sections[@]} -gt 0 ] || sections=(cursor)
+rows=${QR_BENCH_ROWS:-1000000}
+out="$top/.bench"
+mkdir -p "$out"
+
+qr_servers_init
+# Durable settings are irrelevant to read benchmarks; memory is sized for 1M rows.
+qr_pg_start main -c fsync=off -c synchronous_commit=off -c shared_buffers=512MB \
+    -c max_wal_size=4GB -c checkpoint_timeout=30min
+export PGHOST=$QR_SOCKDIR PGPORT=${QR_PG_PORT[main]} PGUSER=postgres PGDATABASE=qr_bench
+psql -X -q -d postgres -c 'CREATE DATABASE qr_bench'
+psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION qr_event'
+
+echo "bench: loading $rows participations"
+start=$(date +%s)
+psql -X -q -v ON_ERROR_STOP=1 -v rows="$rows" -f tests/bench/data_participations.sql
+echo "bench: data loaded in $(( $(date +%s) - start )) s"
+
+for section in "${sections[@]}"; do
+    case $section in
+        cursor)
+            echo
+            echo "## cursor: keyset pages via qr_event.paginate vs OFFSET ($rows rows, machine: $(nproc) cores)"
+            echo
+            psql -X -q -v ON_ERROR_STOP=1 -f tests/bench/cursor.sql | tee "$out/cursor.md"
+            ;;
+        *) echo "bench: unknown section $section" >&2; exit 2 ;;
+    esac
+done
