@@ -57,7 +57,7 @@ CREATE TEMP TABLE results (
 DO $$
 DECLARE
     game bigint := (SELECT id FROM qr_event.games WHERE title = 'Bench Game');
-    depth int;
+    d int;
     c text;
     b record;
     base text;
@@ -65,19 +65,19 @@ DECLARE
 BEGIN
     base := format('SELECT id, total_score, completed_at FROM qr_event.game_participations '
                    'WHERE game_id = %s AND is_completed', game);
-    FOREACH depth IN ARRAY ARRAY[0, 10000, 500000] LOOP
-        RAISE NOTICE 'bench: depth %', depth;
-        c := pg_temp.cursor_at(game, depth);
+    FOREACH d IN ARRAY ARRAY[0, 10000, 500000] LOOP
+        RAISE NOTICE 'bench: depth %', d;
+        c := pg_temp.cursor_at(game, d);
         INSERT INTO results (depth, paginate_ms)
-        VALUES (depth, pg_temp.median_ms(pg_temp.page_call(game, c), 300));
+        VALUES (d, pg_temp.median_ms(pg_temp.page_call(game, c), 300));
         UPDATE results SET offset_ms = pg_temp.median_ms(
-            base || format(' ORDER BY total_score DESC, completed_at, id OFFSET %s LIMIT 20', depth),
-            CASE WHEN depth > 100000 THEN 9 ELSE 50 END)
-        WHERE results.depth = depth;
-        IF depth > 0 THEN
+            base || format(' ORDER BY total_score DESC, completed_at, id OFFSET %s LIMIT 20', d),
+            CASE WHEN d > 100000 THEN 9 ELSE 50 END)
+        WHERE results.depth = d;
+        IF d > 0 THEN
             -- the boundary row: the last row before the page
             EXECUTE base || format(' ORDER BY total_score DESC, completed_at, id OFFSET %s LIMIT 1',
-                                   depth - 1) INTO b;
+                                   d - 1) INTO b;
             keyset := format(' (total_score < %1$s OR (total_score = %1$s AND (completed_at > %2$L '
                              'OR (completed_at = %2$L AND id > %3$s))))', b.total_score, b.completed_at, b.id);
             UPDATE results SET
@@ -85,7 +85,7 @@ BEGIN
                     || keyset || ' ORDER BY total_score DESC, completed_at, id LIMIT 20', 300),
                 textbook_ms = pg_temp.median_ms(base || ' AND' || keyset
                     || ' ORDER BY total_score DESC, completed_at, id LIMIT 20', 9)
-            WHERE results.depth = depth;
+            WHERE results.depth = d;
         END IF;
     END LOOP;
 END
