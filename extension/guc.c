@@ -3,10 +3,14 @@
  *		Defines the qr_event.* configuration parameters.
  *
  * Only superusers may change them (PGC_SUSET): they set the strength of the
- * password hashes that create_account stores and how much work one page of
- * qr_event.paginate may cost.
+ * password hashes that create_account stores, how much work one page of
+ * qr_event.paginate may cost, the score range of a play and how often the
+ * leaderboard write trigger compacts.  The plpgsql functions read the last
+ * two with current_setting(name, true) and fall back to the defaults here.
  */
 #include "postgres.h"
+
+#include <limits.h>
 
 #include "utils/guc.h"
 
@@ -15,6 +19,8 @@
 int			qr_event_password_iterations = 210000;
 int			qr_event_min_password_length = 10;
 int			qr_event_max_page_size = 100;
+int			qr_event_max_score = 1000000000;
+int			qr_event_leaderboard_compact_every = 64;
 
 /* Registers every qr_event.* parameter */
 void
@@ -43,6 +49,24 @@ QrEventDefineGucs(void)
 							"Bounds the rows one call reads and returns.",
 							&qr_event_max_page_size,
 							100, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("qr_event.max_score",
+							"Largest score qr_event.record_play accepts for one play.",
+							"Scores range from 0 to this value.",
+							&qr_event_max_score,
+							1000000000, 0, INT_MAX,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("qr_event.leaderboard_compact_every",
+							"Pending leaderboard deltas per game between compactions, on average.",
+							"A writing statement compacts its game with probability "
+							"(its deltas) / this value; 0 leaves compaction to "
+							"qr_event.leaderboard_compact.",
+							&qr_event_leaderboard_compact_every,
+							64, 0, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }

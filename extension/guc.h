@@ -11,6 +11,8 @@
 extern int	qr_event_password_iterations;
 extern int	qr_event_min_password_length;
 extern int	qr_event_max_page_size;
+extern int	qr_event_max_score;
+extern int	qr_event_leaderboard_compact_every;
 
 extern void QrEventDefineGucs(void);
 

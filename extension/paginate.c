@@ -63,8 +63,8 @@ typedef struct PageRows
 } PageRows;
 
 /* Raises 22004 when argument argno is NULL */
-static void
-RequireArgument(FunctionCallInfo fcinfo, int argno, const char *name)
+void
+PageRequireArgument(FunctionCallInfo fcinfo, int argno, const char *name)
 {
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
@@ -73,12 +73,12 @@ RequireArgument(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /* page_size, within 1 .. qr_event.max_page_size */
-static int
-ReadPageSize(FunctionCallInfo fcinfo, int argno)
+int
+PageReadSize(FunctionCallInfo fcinfo, int argno)
 {
 	int32		page_size;
 
-	RequireArgument(fcinfo, argno, "page_size");
+	PageRequireArgument(fcinfo, argno, "page_size");
 	page_size = PG_GETARG_INT32(argno);
 	if (page_size < 1)
 		ereport(ERROR,
@@ -98,7 +98,7 @@ ReadTotalKind(FunctionCallInfo fcinfo, int argno)
 {
 	char	   *total;
 
-	RequireArgument(fcinfo, argno, "total");
+	PageRequireArgument(fcinfo, argno, "total");
 	total = text_to_cstring(PG_GETARG_TEXT_PP(argno));
 	if (strcmp(total, "none") == 0)
 		return TOTAL_NONE;
@@ -123,8 +123,8 @@ AddParam(PageRequest *req, Oid type, Datum value)
 }
 
 /* The datum of a value's text form in a column's type */
-static Datum
-ValueFromText(const char *text, Oid typid, int32 typmod)
+Datum
+PageValueFromText(const char *text, Oid typid, int32 typmod)
 {
 	Oid			infunc;
 	Oid			ioparam;
@@ -156,7 +156,7 @@ BindParams(PageRequest *req)
 		key->param = 0;
 		if (req->boundary && req->boundary_values[i] != NULL)
 			key->param = AddParam(req, key->typid,
-								  ValueFromText(req->boundary_values[i], key->typid, key->typmod));
+								  PageValueFromText(req->boundary_values[i], key->typid, key->typmod));
 	}
 	for (i = 0; i < list->nfilters; i++)
 	{
@@ -164,7 +164,7 @@ BindParams(PageRequest *req)
 
 		f->param = 0;
 		if (f->value != NULL)
-			f->param = AddParam(req, f->typid, ValueFromText(f->value, f->typid, f->typmod));
+			f->param = AddParam(req, f->typid, PageValueFromText(f->value, f->typid, f->typmod));
 	}
 	CursorSettingsPop(nestlevel);
 	req->limit_param = AddParam(req, INT8OID, Int64GetDatum((int64) req->page_size + 1));
@@ -202,9 +202,9 @@ ReadRequest(FunctionCallInfo fcinfo, int caller_argno)
 
 	if (!OidIsValid(rowtype))
 		elog(ERROR, "could not determine the type of argument relation");
-	RequireArgument(fcinfo, 1, "order_by");
-	req->page_size = ReadPageSize(fcinfo, 2);
-	RequireArgument(fcinfo, 4, "filter");
+	PageRequireArgument(fcinfo, 1, "order_by");
+	req->page_size = PageReadSize(fcinfo, 2);
+	PageRequireArgument(fcinfo, 4, "filter");
 	if (!PG_ARGISNULL(caller_argno))
 		caller = text_to_cstring(PG_GETARG_TEXT_PP(caller_argno));
 	req->list = PageListBuild(rowtype, PG_GETARG_ARRAYTYPE_P(1), PG_GETARG_JSONB_P(4), caller);

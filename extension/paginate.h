@@ -59,6 +59,9 @@ typedef struct PageList
 } PageList;
 
 /* paginate_list.c */
+extern void PageRequireArgument(FunctionCallInfo fcinfo, int argno, const char *name);
+extern int	PageReadSize(FunctionCallInfo fcinfo, int argno);
+extern Datum PageValueFromText(const char *text, Oid typid, int32 typmod);
 extern PageList *PageListBuild(Oid rowtype, ArrayType *order_by, Jsonb *filter,
 							   const char *caller);
 extern char *PageListIdentity(const PageList *list);

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # make bench: benchmarks against throwaway servers, each figure with a baseline
-# measured in the same run. Sections: cursor. Reports go to stdout and .bench/.
+# measured in the same run. Sections: cursor, leaderboard. Reports go to stdout
+# and .bench/<section>.md.
 #     tests/bench/run.sh [section...]
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 source tests/harness/servers.sh
+source tests/bench/leaderboard.sh
 trap qr_servers_cleanup EXIT
 trap 'exit 130' INT TERM
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(cursor)
+[ ${#sections[@]} -gt 0 ] || sections=(cursor leaderboard)
 rows=${QR_BENCH_ROWS:-1000000}
 out="$top/.bench"
 mkdir -p "$out"
@@ -19,7 +21,8 @@ mkdir -p "$out"
 qr_servers_init
 # Durable settings are irrelevant to read benchmarks; memory is sized for 1M rows.
 qr_pg_start main -c fsync=off -c synchronous_commit=off -c shared_buffers=512MB \
-    -c max_wal_size=4GB -c checkpoint_timeout=30min
+    -c max_wal_size=4GB -c checkpoint_timeout=30min -c max_connections=50
+qr_redis_start main
 export PGHOST=$QR_SOCKDIR PGPORT=${QR_PG_PORT[main]} PGUSER=postgres PGDATABASE=qr_bench
 psql -X -q -d postgres -c 'CREATE DATABASE qr_bench'
 psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION qr_event'
@@ -36,6 +39,12 @@ for section in "${sections[@]}"; do
             echo "## cursor: keyset pages via qr_event.paginate vs OFFSET ($rows rows, machine: $(nproc) cores)"
             echo
             psql -X -q -v ON_ERROR_STOP=1 -f tests/bench/cursor.sql | tee "$out/cursor.md"
+            ;;
+        leaderboard)
+            echo
+            echo "## leaderboard: qr_event.leaderboard* vs naive SQL and Redis ($rows completed participations, one game)"
+            echo
+            bench_leaderboard | tee "$out/leaderboard.md"
             ;;
         *) echo "bench: unknown section $section" >&2; exit 2 ;;
     esac

@@ -13,6 +13,8 @@ die "usage: run-tap.pl COUNTS_FILE FILE...\n" unless defined $counts_file;
 $ENV{CMOCKA_MESSAGE_OUTPUT} = 'TAP';
 my $harness = TAP::Harness->new({
     verbosity => $ENV{QR_TEST_VERBOSE} ? 1 : 0,
+    timer     => 1,
+    jobs      => $ENV{QR_TEST_JOBS} // 2,
     failures  => 1,
     errors    => 1,
     exec      => sub {

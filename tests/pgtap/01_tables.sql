@@ -4,13 +4,17 @@ SELECT plan(76);
 
 SELECT has_schema('qr_event');
 SELECT tables_are('qr_event', ARRAY['accounts', 'events', 'event_staff', 'families', 'guests',
-    'games', 'game_participations', 'qr_codes', 'qr_code_events', 'cursor_keys']);
+    'games', 'game_participations', 'qr_codes', 'qr_code_events', 'cursor_keys',
+    'leaderboard_scores', 'leaderboard_buckets', 'leaderboard_deltas', 'leaderboard_state']);
 SELECT sequences_are('qr_event', ARRAY['accounts_id_seq', 'events_id_seq', 'families_id_seq',
     'guests_id_seq', 'games_id_seq', 'game_participations_id_seq', 'qr_codes_id_seq',
-    'qr_code_events_seq']);
+    'qr_code_events_seq', 'leaderboard_deltas_seq_seq']);
 SELECT functions_are('qr_event', ARRAY['create_account', 'version', 'rotate_cursor_secret', 'paginate',
     'paginate_query', 'paginate_explain', 'is_event_organiser', 'page_envelope', 'list_events',
-    'list_guests', 'list_families', 'list_games']);
+    'list_guests', 'list_families', 'list_games', 'leaderboard', 'leaderboard_around',
+    'leaderboard_rank', 'record_play', 'combine_score', 'leaderboard_changes', 'leaderboard_version',
+    'leaderboard_compact', 'leaderboard_rebuild', 'leaderboard_capture', 'leaderboard_forget',
+    'leaderboard_lock_key']);
 
 SELECT columns_are('qr_event', 'accounts', ARRAY['id', 'email', 'password_hash', 'display_name',
     'tier', 'created_at', 'updated_at']);

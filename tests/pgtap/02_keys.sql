@@ -44,7 +44,7 @@ SELECT fk_ok('qr_event', 'qr_codes', ARRAY['event_id', 'guest_id'], 'qr_event', 
 SELECT fk_ok('qr_event', 'qr_code_events', ARRAY['event_id', 'qr_code_id'], 'qr_event', 'qr_codes', ARRAY['event_id', 'id']);
 
 SELECT is((SELECT count(*)::int FROM pg_constraint
-           WHERE connamespace = 'qr_event'::regnamespace AND contype = 'f'), 12,
+           WHERE connamespace = 'qr_event'::regnamespace AND contype = 'f'), 15,
           'there are no other foreign keys');
 
 -- what a delete does: cascade within an event, keep the audit
@@ -66,7 +66,10 @@ $$, $$ VALUES
     ('game_participations_guest_fkey', 'c', ''),
     ('game_participations_family_fkey', 'c', ''),
     ('qr_codes_guest_fkey', 'a', ''),
-    ('qr_code_events_qr_code_fkey', 'a', '')
+    ('qr_code_events_qr_code_fkey', 'a', ''),
+    ('leaderboard_scores_game_id_fkey', 'c', ''),
+    ('leaderboard_buckets_game_id_fkey', 'c', ''),
+    ('leaderboard_state_game_id_fkey', 'c', '')
 $$, 'delete actions: cascade inside an event, SET NULL (family_id) for guests, no action for owners and QR codes');
 
 -- every per-event table carries its tenant
@@ -74,6 +77,8 @@ SELECT is_empty($$
     SELECT c.relname FROM pg_class c
     WHERE c.relnamespace = 'qr_event'::regnamespace AND c.relkind = 'r'
       AND c.relname NOT IN ('accounts', 'events', 'cursor_keys')
+      -- the rank structure is derived per game, keyed by game_id
+      AND c.relname NOT LIKE 'leaderboard\_%'
       AND NOT EXISTS (SELECT FROM pg_attribute a WHERE a.attrelid = c.oid
                       AND a.attname = 'event_id' AND a.attnotnull)
 $$, 'every per-event table has a NOT NULL event_id');
@@ -84,6 +89,7 @@ SELECT is_empty($$
     WHERE c.connamespace = 'qr_event'::regnamespace AND c.contype = 'f'
       AND c.confrelid NOT IN ('qr_event.accounts'::regclass, 'qr_event.events'::regclass)
       AND cardinality(c.conkey) <> 2
+      AND c.conrelid::regclass::text NOT LIKE 'qr_event.leaderboard\_%'
 $$, 'foreign keys to per-event tables are composite');
 
 -- the keys hold: a child cannot point into another event

@@ -1,6 +1,6 @@
 -- pgTAP: the roles qr_gateway_role and qr_analyst and what each may do (least privilege)
 BEGIN;
-SELECT plan(85);
+SELECT plan(98);
 
 -- runs sql as role and undoes it; returns its SQLSTATE, 00000 when it succeeded
 CREATE FUNCTION pg_temp.sqlstate_as(role name, sql text) RETURNS text

@@ -1,0 +1,632 @@
+/* qr_event--0.2.0--0.3.0.sql: leaderboards: the rank structure, score policies, the change signal and the leaderboard functions */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION qr_event UPDATE TO '0.3.0'" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- The rank structure: per game, counts of completed participations per score,
+-- summarised in buckets of 1024 at six levels, plus the deltas the write
+-- trigger appends and compaction folds in.  Derived data: not dumped, rebuilt
+-- by qr_event.leaderboard_rebuild().
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE qr_event.leaderboard_scores (
+    game_id         bigint NOT NULL,
+    score           bigint NOT NULL,
+    n               bigint NOT NULL,
+    CONSTRAINT leaderboard_scores_pkey PRIMARY KEY (game_id, score),
+    CONSTRAINT leaderboard_scores_game_id_fkey FOREIGN KEY (game_id)
+        REFERENCES qr_event.games (id) ON DELETE CASCADE,
+    CONSTRAINT leaderboard_scores_n_check CHECK (n > 0)
+);
+
+COMMENT ON TABLE qr_event.leaderboard_scores IS
+    'Rank structure, level 0: completed participations per distinct total_score of a game, as of the last compaction '
+    '(derived from game_participations; not dumped; rebuilt by qr_event.leaderboard_rebuild)';
+COMMENT ON COLUMN qr_event.leaderboard_scores.game_id IS 'The game';
+COMMENT ON COLUMN qr_event.leaderboard_scores.score IS 'A total_score held by at least one completed participation';
+COMMENT ON COLUMN qr_event.leaderboard_scores.n IS 'How many completed participations hold it (rows reaching 0 are deleted)';
+
+CREATE TABLE qr_event.leaderboard_buckets (
+    game_id         bigint NOT NULL,
+    level           smallint NOT NULL,
+    bucket          bigint NOT NULL,
+    n               bigint NOT NULL,
+    d               bigint NOT NULL,
+    CONSTRAINT leaderboard_buckets_pkey PRIMARY KEY (game_id, level, bucket),
+    CONSTRAINT leaderboard_buckets_game_id_fkey FOREIGN KEY (game_id)
+        REFERENCES qr_event.games (id) ON DELETE CASCADE,
+    CONSTRAINT leaderboard_buckets_level_check CHECK (level BETWEEN 1 AND 6),
+    CONSTRAINT leaderboard_buckets_counts_check CHECK (n > 0 AND d > 0 AND d <= n)
+);
+
+COMMENT ON TABLE qr_event.leaderboard_buckets IS
+    'Rank structure, levels 1 to 6: per bucket of scores (score >> 10*level), the completed participations '
+    'and distinct scores in it, as of the last compaction (derived; not dumped)';
+COMMENT ON COLUMN qr_event.leaderboard_buckets.game_id IS 'The game';
+COMMENT ON COLUMN qr_event.leaderboard_buckets.level IS '1 to 6: a bucket spans 1024^level scores';
+COMMENT ON COLUMN qr_event.leaderboard_buckets.bucket IS 'score >> (10 * level), an arithmetic shift (floor division)';
+COMMENT ON COLUMN qr_event.leaderboard_buckets.n IS 'Completed participations with a score in the bucket';
+COMMENT ON COLUMN qr_event.leaderboard_buckets.d IS 'Distinct scores in the bucket';
+
+-- No foreign key to games: its check would lock the game row FOR KEY SHARE in
+-- every writing transaction, turning that row into a multixact hot spot.  The
+-- rows of a deleted game go with the statement trigger on games below.
+CREATE TABLE qr_event.leaderboard_deltas (
+    seq             bigint GENERATED ALWAYS AS IDENTITY,
+    game_id         bigint NOT NULL,
+    score           bigint NOT NULL,
+    delta           integer NOT NULL,
+    xid             pg_catalog.xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    CONSTRAINT leaderboard_deltas_pkey PRIMARY KEY (seq),
+    CONSTRAINT leaderboard_deltas_delta_check CHECK (delta <> 0)
+);
+
+CREATE INDEX leaderboard_deltas_game_id_score_idx ON qr_event.leaderboard_deltas (game_id, score);
+CREATE INDEX leaderboard_deltas_xid_idx ON qr_event.leaderboard_deltas (xid);
+
+COMMENT ON TABLE qr_event.leaderboard_deltas IS
+    'Rank structure, pending changes: what each writing statement did to the completed participations per score, '
+    'appended by the trigger on game_participations and folded into scores and buckets by leaderboard_compact (derived; not dumped)';
+COMMENT ON COLUMN qr_event.leaderboard_deltas.seq IS 'Order of appending';
+COMMENT ON COLUMN qr_event.leaderboard_deltas.game_id IS 'The game';
+COMMENT ON COLUMN qr_event.leaderboard_deltas.score IS 'The total_score whose count changed';
+COMMENT ON COLUMN qr_event.leaderboard_deltas.delta IS 'The change of that count (never 0)';
+COMMENT ON COLUMN qr_event.leaderboard_deltas.xid IS 'The writing transaction, for the change signal';
+
+CREATE TABLE qr_event.leaderboard_state (
+    game_id         bigint NOT NULL,
+    folded          bigint NOT NULL DEFAULT 0,
+    compacted_seq   bigint NOT NULL DEFAULT 0,
+    compacted_xid   pg_catalog.xid8 NOT NULL,
+    compacted_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT leaderboard_state_pkey PRIMARY KEY (game_id),
+    CONSTRAINT leaderboard_state_game_id_fkey FOREIGN KEY (game_id)
+        REFERENCES qr_event.games (id) ON DELETE CASCADE
+);
+
+CREATE INDEX leaderboard_state_compacted_xid_idx ON qr_event.leaderboard_state (compacted_xid);
+
+COMMENT ON TABLE qr_event.leaderboard_state IS
+    'Rank structure, per game: what compaction last did (derived; not dumped)';
+COMMENT ON COLUMN qr_event.leaderboard_state.game_id IS 'The game';
+COMMENT ON COLUMN qr_event.leaderboard_state.folded IS 'Deltas folded into the structure so far; plus the pending ones, the game''s version';
+COMMENT ON COLUMN qr_event.leaderboard_state.compacted_seq IS 'Highest delta seq folded';
+COMMENT ON COLUMN qr_event.leaderboard_state.compacted_xid IS 'The transaction of the last compaction or rebuild, for the change signal';
+COMMENT ON COLUMN qr_event.leaderboard_state.compacted_at IS 'When the game was last compacted or rebuilt';
+
+REVOKE ALL ON qr_event.leaderboard_scores, qr_event.leaderboard_buckets,
+    qr_event.leaderboard_deltas, qr_event.leaderboard_state FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- Maintenance: compaction and rebuild
+-- ---------------------------------------------------------------------------
+
+-- The advisory lock key of a game's structure; a hash collision only makes
+-- two games skip or wait for each other's compaction.
+CREATE FUNCTION qr_event.leaderboard_lock_key(game_id bigint)
+RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.hashint8(game_id);
+
+COMMENT ON FUNCTION qr_event.leaderboard_lock_key(bigint) IS
+    'Second key of the advisory lock (first key 1364345410) that serialises compactions and rebuilds of a game''s rank structure';
+
+CREATE FUNCTION qr_event.leaderboard_compact(game_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g       bigint := game_id;
+    n_folded bigint;
+BEGIN
+    IF g IS NULL THEN
+        RAISE EXCEPTION 'game_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- under a transaction snapshot a concurrent compaction's deletions would
+    -- raise serialization failures: fold only in READ COMMITTED
+    IF current_setting('transaction_isolation') <> 'read committed'
+       OR NOT pg_try_advisory_xact_lock(1364345410, qr_event.leaderboard_lock_key(g)) THEN
+        RETURN NULL;
+    END IF;
+    IF NOT EXISTS (SELECT FROM qr_event.games WHERE id = g) THEN
+        DELETE FROM qr_event.leaderboard_deltas d WHERE d.game_id = g;
+        RETURN 0;
+    END IF;
+    -- one statement, one snapshot: the deltas deleted are exactly those folded
+    WITH del AS (
+        DELETE FROM qr_event.leaderboard_deltas d WHERE d.game_id = g
+        RETURNING d.seq, d.score, d.delta
+    ), agg AS (
+        SELECT score, sum(delta) AS dn FROM del GROUP BY score
+    ), ch AS (
+        SELECT a.score, coalesce(s.n, 0) AS old_n, coalesce(s.n, 0) + a.dn AS new_n
+        FROM agg a
+        LEFT JOIN qr_event.leaderboard_scores s ON s.game_id = g AND s.score = a.score
+        WHERE a.dn <> 0
+    ), up0 AS (
+        INSERT INTO qr_event.leaderboard_scores AS s (game_id, score, n)
+        SELECT g, score, new_n FROM ch WHERE new_n > 0
+        ON CONFLICT ON CONSTRAINT leaderboard_scores_pkey DO UPDATE SET n = excluded.n
+        RETURNING 1
+    ), rm0 AS (
+        DELETE FROM qr_event.leaderboard_scores s USING ch
+        WHERE s.game_id = g AND s.score = ch.score AND ch.new_n = 0
+        RETURNING 1
+    ), bch AS (
+        SELECT l::smallint AS level, ch.score >> (10 * l) AS bucket,
+               sum(ch.new_n - ch.old_n) AS dn,
+               sum((ch.new_n > 0)::integer - (ch.old_n > 0)::integer) AS dd
+        FROM ch, generate_series(1, 6) AS l
+        GROUP BY 1, 2
+    ), bnew AS (
+        SELECT b.level, b.bucket, coalesce(o.n, 0) + b.dn AS n, coalesce(o.d, 0) + b.dd AS d
+        FROM bch b
+        LEFT JOIN qr_event.leaderboard_buckets o
+            ON o.game_id = g AND o.level = b.level AND o.bucket = b.bucket
+        WHERE b.dn <> 0 OR b.dd <> 0
+    ), upb AS (
+        INSERT INTO qr_event.leaderboard_buckets AS o (game_id, level, bucket, n, d)
+        SELECT g, level, bucket, n, d FROM bnew WHERE n > 0
+        ON CONFLICT ON CONSTRAINT leaderboard_buckets_pkey DO UPDATE SET n = excluded.n, d = excluded.d
+        RETURNING 1
+    ), rmb AS (
+        DELETE FROM qr_event.leaderboard_buckets o USING bnew
+        WHERE o.game_id = g AND o.level = bnew.level AND o.bucket = bnew.bucket AND bnew.n = 0
+        RETURNING 1
+    ), st AS (
+        INSERT INTO qr_event.leaderboard_state AS t
+            (game_id, folded, compacted_seq, compacted_xid, compacted_at)
+        SELECT g, count(*), max(seq), pg_current_xact_id(), now() FROM del HAVING count(*) > 0
+        ON CONFLICT ON CONSTRAINT leaderboard_state_pkey DO UPDATE
+            SET folded = t.folded + excluded.folded,
+                compacted_seq = greatest(t.compacted_seq, excluded.compacted_seq),
+                compacted_xid = excluded.compacted_xid,
+                compacted_at = excluded.compacted_at
+        RETURNING 1
+    )
+    SELECT count(*) INTO n_folded FROM del;
+    RETURN n_folded;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.leaderboard_compact(bigint) IS
+    'Folds the committed pending deltas of a game into its rank structure and returns how many it folded; '
+    'NULL when skipped (another transaction is compacting the game, or the transaction is not READ COMMITTED). '
+    'The write trigger calls it now and then (qr_event.leaderboard_compact_every); a DBA or cron job may call it any time.';
+
+REVOKE ALL ON FUNCTION qr_event.leaderboard_compact(bigint) FROM PUBLIC;
+
+CREATE FUNCTION qr_event.leaderboard_rebuild(game_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g       bigint;
+    games   bigint := 0;
+BEGIN
+    FOR g IN SELECT id FROM qr_event.games
+             WHERE leaderboard_rebuild.game_id IS NULL OR id = leaderboard_rebuild.game_id
+             ORDER BY id
+    LOOP
+        PERFORM pg_advisory_xact_lock(1364345410, qr_event.leaderboard_lock_key(g));
+        DELETE FROM qr_event.leaderboard_scores s WHERE s.game_id = g;
+        DELETE FROM qr_event.leaderboard_buckets b WHERE b.game_id = g;
+        -- one snapshot: the deltas deleted are those whose effect the
+        -- participations read here already show; later ones stay pending
+        WITH del AS (
+            DELETE FROM qr_event.leaderboard_deltas d WHERE d.game_id = g RETURNING d.seq
+        ), lvl0 AS (
+            SELECT p.total_score AS score, count(*) AS n
+            FROM qr_event.game_participations p
+            WHERE p.game_id = g AND p.is_completed
+            GROUP BY p.total_score
+        ), ins0 AS (
+            INSERT INTO qr_event.leaderboard_scores (game_id, score, n)
+            SELECT g, score, n FROM lvl0
+            RETURNING 1
+        ), insb AS (
+            INSERT INTO qr_event.leaderboard_buckets (game_id, level, bucket, n, d)
+            SELECT g, l::smallint, score >> (10 * l), sum(n), count(*)
+            FROM lvl0, generate_series(1, 6) AS l
+            GROUP BY l, score >> (10 * l)
+            RETURNING 1
+        )
+        INSERT INTO qr_event.leaderboard_state AS t
+            (game_id, folded, compacted_seq, compacted_xid, compacted_at)
+        SELECT g, count(*) + 1, coalesce(max(seq), 0), pg_current_xact_id(), now() FROM del
+        ON CONFLICT ON CONSTRAINT leaderboard_state_pkey DO UPDATE
+            SET folded = t.folded + excluded.folded,
+                compacted_seq = greatest(t.compacted_seq, excluded.compacted_seq),
+                compacted_xid = excluded.compacted_xid,
+                compacted_at = excluded.compacted_at;
+        games := games + 1;
+    END LOOP;
+    IF leaderboard_rebuild.game_id IS NOT NULL AND games = 0 THEN
+        RAISE EXCEPTION 'game not found' USING ERRCODE = 'P0002';
+    END IF;
+    RETURN games;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.leaderboard_rebuild(bigint) IS
+    'Rebuilds the rank structure of a game (of every game when NULL) from game_participations and returns how many games it rebuilt; '
+    'run SELECT qr_event.leaderboard_rebuild() after restoring a dump, which does not contain the structure. '
+    'Waits for a running compaction of the game; writers are not blocked.';
+
+REVOKE ALL ON FUNCTION qr_event.leaderboard_rebuild(bigint) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- The write path: one INSERT into leaderboard_deltas per statement
+-- ---------------------------------------------------------------------------
+
+-- Appends the deltas of one statement on game_participations; with a
+-- probability of (deltas of the game) / qr_event.leaderboard_compact_every it
+-- then compacts the game, so pending deltas stay few without a hot row.
+CREATE FUNCTION qr_event.leaderboard_capture()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    every   integer := coalesce(nullif(current_setting('qr_event.leaderboard_compact_every', true), ''), '64')::integer;
+    due     bigint[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        WITH ins AS (
+            INSERT INTO qr_event.leaderboard_deltas (game_id, score, delta)
+            SELECT game_id, total_score, count(*)::integer
+            FROM new_rows WHERE is_completed
+            GROUP BY game_id, total_score
+            RETURNING game_id
+        )
+        SELECT array_agg(game_id) INTO due FROM (
+            SELECT game_id FROM ins GROUP BY game_id
+            HAVING every > 0 AND random() * every < count(*)) AS c;
+    ELSIF TG_OP = 'DELETE' THEN
+        WITH ins AS (
+            INSERT INTO qr_event.leaderboard_deltas (game_id, score, delta)
+            SELECT game_id, total_score, -count(*)::integer
+            FROM old_rows o
+            WHERE is_completed
+              -- a game being deleted takes its structure along
+              AND EXISTS (SELECT FROM qr_event.games g WHERE g.id = o.game_id)
+            GROUP BY game_id, total_score
+            RETURNING game_id
+        )
+        SELECT array_agg(game_id) INTO due FROM (
+            SELECT game_id FROM ins GROUP BY game_id
+            HAVING every > 0 AND random() * every < count(*)) AS c;
+    ELSE
+        WITH ins AS (
+            INSERT INTO qr_event.leaderboard_deltas (game_id, score, delta)
+            SELECT game_id, total_score, sum(delta)::integer
+            FROM (SELECT game_id, total_score, -1 AS delta FROM old_rows WHERE is_completed
+                  UNION ALL
+                  SELECT game_id, total_score, 1 FROM new_rows WHERE is_completed) AS c
+            GROUP BY game_id, total_score
+            HAVING sum(delta) <> 0
+            RETURNING game_id
+        )
+        SELECT array_agg(game_id) INTO due FROM (
+            SELECT game_id FROM ins GROUP BY game_id
+            HAVING every > 0 AND random() * every < count(*)) AS c;
+    END IF;
+    IF due IS NOT NULL THEN
+        PERFORM qr_event.leaderboard_compact(g) FROM unnest(due) AS g;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.leaderboard_capture() IS
+    'Trigger of game_participations: records the statement''s changes to completed scores in leaderboard_deltas '
+    '(one INSERT per statement, no row updated) and now and then compacts the game';
+
+CREATE TRIGGER leaderboard_capture_insert
+    AFTER INSERT ON qr_event.game_participations
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_capture();
+CREATE TRIGGER leaderboard_capture_update
+    AFTER UPDATE ON qr_event.game_participations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_capture();
+CREATE TRIGGER leaderboard_capture_delete
+    AFTER DELETE ON qr_event.game_participations
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_capture();
+
+-- Removes the pending deltas of deleted games (the other structure tables
+-- follow by their foreign keys) and of truncated participations.
+CREATE FUNCTION qr_event.leaderboard_forget()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM qr_event.leaderboard_rebuild();
+    ELSE
+        DELETE FROM qr_event.leaderboard_deltas d USING old_games o WHERE d.game_id = o.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.leaderboard_forget() IS
+    'Trigger of games (delete): removes the pending deltas of deleted games; of game_participations (truncate): rebuilds the structure';
+
+REVOKE ALL ON FUNCTION qr_event.leaderboard_capture(), qr_event.leaderboard_forget() FROM PUBLIC;
+
+CREATE TRIGGER leaderboard_forget_games
+    AFTER DELETE ON qr_event.games
+    REFERENCING OLD TABLE AS old_games
+    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_forget();
+CREATE TRIGGER leaderboard_forget_truncate
+    AFTER TRUNCATE ON qr_event.game_participations
+    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_forget();
+
+-- ---------------------------------------------------------------------------
+-- Rank
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION qr_event.leaderboard_rank(game_id bigint, participation_id bigint,
+                                          rank_mode text DEFAULT 'competition')
+RETURNS TABLE (rank bigint, total_score bigint, ranked_count bigint, percentile numeric)
+AS 'MODULE_PATHNAME', 'qr_event_leaderboard_rank'
+LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION qr_event.leaderboard_rank(bigint, bigint, text) IS
+    'Rank of a completed participation in its game (order total_score DESC, completed_at, id; rank_mode competition, dense '
+    'or ordinal), its score, the number of ranked participations, and the percentile: the share of the others it is ahead of, '
+    '100 * (ranked_count - rank) / (ranked_count - 1) rounded to 2 decimals, 100 when it is alone. '
+    'Time independent of the depth (ordinal: plus the ties at its score). '
+    'P0002 game not found / participation not found, 55000 participation is not completed, 22023 invalid rank_mode, 22004 null argument';
+
+REVOKE ALL ON FUNCTION qr_event.leaderboard_rank(bigint, bigint, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION qr_event.leaderboard_rank(bigint, bigint, text) TO qr_gateway_role;
+
+-- ---------------------------------------------------------------------------
+-- Score policies
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION qr_event.record_play(game_id bigint, guest_id bigint, family_id bigint,
+                                     score bigint, completed boolean DEFAULT false)
+RETURNS qr_event.game_participations
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    max_score   bigint := coalesce(nullif(current_setting('qr_event.max_score', true), ''), '1000000000')::bigint;
+    game        qr_event.games;
+    result      qr_event.game_participations;
+BEGIN
+    IF record_play.game_id IS NULL OR record_play.score IS NULL OR record_play.completed IS NULL THEN
+        RAISE EXCEPTION 'game_id, score and completed must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF num_nonnulls(record_play.guest_id, record_play.family_id) <> 1 THEN
+        RAISE EXCEPTION 'exactly one of guest_id and family_id must be given' USING ERRCODE = '22023';
+    END IF;
+    IF record_play.score < 0 OR record_play.score > max_score THEN
+        RAISE EXCEPTION 'score must be between 0 and %', max_score USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO game FROM qr_event.games g WHERE g.id = record_play.game_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'game not found' USING ERRCODE = 'P0002';
+    END IF;
+    IF game.status <> 'live' THEN
+        RAISE EXCEPTION 'game is not live' USING ERRCODE = '55000',
+            HINT = format('The game is %s; plays are recorded only while it is live.', game.status);
+    END IF;
+    IF record_play.guest_id IS NOT NULL THEN
+        PERFORM FROM qr_event.guests WHERE id = record_play.guest_id AND event_id = game.event_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'guest not found' USING ERRCODE = 'P0002',
+                DETAIL = 'The guest must belong to the event of the game.';
+        END IF;
+        INSERT INTO qr_event.game_participations AS p
+            (event_id, game_id, guest_id, total_score, is_completed, completed_at)
+        VALUES (game.event_id, game.id, record_play.guest_id, record_play.score, record_play.completed,
+                CASE WHEN record_play.completed THEN now() END)
+        ON CONFLICT (game_id, guest_id) DO UPDATE SET
+            total_score = qr_event.combine_score(game.score_policy, p.total_score, excluded.total_score),
+            is_completed = p.is_completed OR excluded.is_completed,
+            completed_at = CASE
+                WHEN NOT (p.is_completed OR excluded.is_completed) THEN NULL
+                WHEN p.is_completed AND p.total_score
+                     = qr_event.combine_score(game.score_policy, p.total_score, excluded.total_score)
+                    THEN p.completed_at
+                ELSE now() END,
+            updated_at = now()
+        RETURNING * INTO result;
+    ELSE
+        PERFORM FROM qr_event.families WHERE id = record_play.family_id AND event_id = game.event_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'family not found' USING ERRCODE = 'P0002',
+                DETAIL = 'The family must belong to the event of the game.';
+        END IF;
+        INSERT INTO qr_event.game_participations AS p
+            (event_id, game_id, family_id, total_score, is_completed, completed_at)
+        VALUES (game.event_id, game.id, record_play.family_id, record_play.score, record_play.completed,
+                CASE WHEN record_play.completed THEN now() END)
+        ON CONFLICT (game_id, family_id) DO UPDATE SET
+            total_score = qr_event.combine_score(game.score_policy, p.total_score, excluded.total_score),
+            is_completed = p.is_completed OR excluded.is_completed,
+            completed_at = CASE
+                WHEN NOT (p.is_completed OR excluded.is_completed) THEN NULL
+                WHEN p.is_completed AND p.total_score
+                     = qr_event.combine_score(game.score_policy, p.total_score, excluded.total_score)
+                    THEN p.completed_at
+                ELSE now() END,
+            updated_at = now()
+        RETURNING * INTO result;
+    END IF;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.record_play(bigint, bigint, bigint, bigint, boolean) IS
+    'Records one play of a guest or a family (exactly one of the two) in a live game, combining the score by the game''s '
+    'score_policy in one INSERT ... ON CONFLICT DO UPDATE, so concurrent plays of one participant never lose an update: '
+    'best keeps the higher, latest replaces, sum adds (22003 on bigint overflow). A participation stays completed once completed; '
+    'completed_at is when its current total_score was reached (ties rank whoever got there first). '
+    'Scores from 0 to qr_event.max_score (22023); 22004 null argument, 22023 not exactly one participant, '
+    'P0002 game not found / guest not found / family not found (also of another event), 55000 game is not live';
+
+REVOKE ALL ON FUNCTION qr_event.record_play(bigint, bigint, bigint, bigint, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION qr_event.record_play(bigint, bigint, bigint, bigint, boolean) TO qr_gateway_role;
+
+CREATE FUNCTION qr_event.combine_score(policy text, total bigint, score bigint)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE policy WHEN 'best' THEN greatest(total, score)
+                   WHEN 'latest' THEN score
+                   WHEN 'sum' THEN total + score END;
+
+COMMENT ON FUNCTION qr_event.combine_score(text, bigint, bigint) IS
+    'A participant''s new total_score after a play of score under a score_policy: best, latest or sum';
+
+-- ---------------------------------------------------------------------------
+-- The change signal
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION qr_event.leaderboard_version(game_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    version bigint;
+BEGIN
+    IF game_id IS NULL THEN
+        RAISE EXCEPTION 'game_id must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM FROM qr_event.games g WHERE g.id = leaderboard_version.game_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'game not found' USING ERRCODE = 'P0002';
+    END IF;
+    SELECT coalesce((SELECT s.folded FROM qr_event.leaderboard_state s
+                     WHERE s.game_id = leaderboard_version.game_id), 0)
+         + (SELECT count(*) FROM qr_event.leaderboard_deltas d
+            WHERE d.game_id = leaderboard_version.game_id)
+    INTO version;
+    RETURN version;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.leaderboard_version(bigint) IS
+    'Version of a game''s ranking: grows with every committed change to its completed scores (never repeats for a game), '
+    'a cache key for pages and ranks. P0002 game not found';
+
+CREATE FUNCTION qr_event.leaderboard_changes(since pg_catalog.pg_snapshot DEFAULT NULL)
+RETURNS TABLE (game_id bigint, version bigint, next_since pg_catalog.pg_snapshot)
+LANGUAGE sql STABLE PARALLEL RESTRICTED SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH changed AS (
+        SELECT d.game_id FROM qr_event.leaderboard_deltas d
+        WHERE d.xid >= pg_snapshot_xmin(since) AND NOT pg_visible_in_snapshot(d.xid, since)
+        UNION
+        SELECT s.game_id FROM qr_event.leaderboard_state s
+        WHERE s.compacted_xid >= pg_snapshot_xmin(since) AND NOT pg_visible_in_snapshot(s.compacted_xid, since)
+    ), versions AS (
+        SELECT c.game_id,
+               coalesce((SELECT s.folded FROM qr_event.leaderboard_state s WHERE s.game_id = c.game_id), 0)
+               + (SELECT count(*) FROM qr_event.leaderboard_deltas d WHERE d.game_id = c.game_id) AS version
+        FROM changed c
+        WHERE EXISTS (SELECT FROM qr_event.games g WHERE g.id = c.game_id)
+    )
+    SELECT v.game_id, v.version, pg_current_snapshot() FROM versions v
+    UNION ALL
+    SELECT NULL, NULL, pg_current_snapshot() WHERE NOT EXISTS (SELECT FROM versions)
+    ORDER BY 1 NULLS LAST;
+END;
+
+COMMENT ON FUNCTION qr_event.leaderboard_changes(pg_catalog.pg_snapshot) IS
+    'The change signal, polled (no NOTIFY on the write path): the games whose ranking changed by transactions '
+    'not visible in the snapshot since, with their versions (leaderboard_version), each row carrying next_since, '
+    'the snapshot to pass on the next call; one row (NULL, NULL, next_since) when nothing changed or since is NULL. '
+    'Exact: a change committed by a transaction that was still running at since is reported once it commits, '
+    'and compaction never hides one';
+
+REVOKE ALL ON FUNCTION qr_event.leaderboard_version(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION qr_event.leaderboard_changes(pg_catalog.pg_snapshot) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION qr_event.leaderboard_version(bigint),
+    qr_event.leaderboard_changes(pg_catalog.pg_snapshot) TO qr_gateway_role;
+
+-- the structure of the participations that exist before this version
+SELECT qr_event.leaderboard_rebuild();
+
+-- ---------------------------------------------------------------------------
+-- Leaderboard pages and neighbours
+-- ---------------------------------------------------------------------------
+
+-- The row of both functions: a type, since their arguments cursor and
+-- participation_id share names with result columns.
+CREATE TYPE qr_event.leaderboard_entry AS (
+    rank             bigint,
+    participation_id bigint,
+    participant_kind text,
+    participant_id   bigint,
+    display_name     text,
+    total_score      bigint,
+    completed_at     timestamptz,
+    cursor           text
+);
+
+COMMENT ON TYPE qr_event.leaderboard_entry IS
+    'One row of a leaderboard, as qr_event.leaderboard and qr_event.leaderboard_around return it';
+COMMENT ON COLUMN qr_event.leaderboard_entry.rank IS 'Rank in the game by the rank_mode asked for (competition, dense or ordinal)';
+COMMENT ON COLUMN qr_event.leaderboard_entry.participation_id IS 'The participation (game_participations.id)';
+COMMENT ON COLUMN qr_event.leaderboard_entry.participant_kind IS 'guest or family';
+COMMENT ON COLUMN qr_event.leaderboard_entry.participant_id IS 'The guest''s or the family''s id';
+COMMENT ON COLUMN qr_event.leaderboard_entry.display_name IS 'The family name, or the guest''s first name and last name (when known)';
+COMMENT ON COLUMN qr_event.leaderboard_entry.total_score IS 'The participation''s score';
+COMMENT ON COLUMN qr_event.leaderboard_entry.completed_at IS 'When the participation was completed (earlier ranks first on equal scores)';
+COMMENT ON COLUMN qr_event.leaderboard_entry.cursor IS
+    'Cursor of the rows after this one (pass it to qr_event.leaderboard); NULL on the last row of the leaderboard';
+
+CREATE FUNCTION qr_event.leaderboard(
+    game_id bigint,
+    page_size integer DEFAULT 20,
+    cursor text DEFAULT NULL,
+    rank_mode text DEFAULT 'competition')
+RETURNS SETOF qr_event.leaderboard_entry
+AS 'MODULE_PATHNAME', 'qr_event_leaderboard'
+LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+ROWS 20;
+
+COMMENT ON FUNCTION qr_event.leaderboard(bigint, integer, text, text) IS
+    'One page of a game''s leaderboard (completed participations by total_score DESC, completed_at, id), '
+    'with ranks in rank_mode competition (1,1,3), dense (1,1,2) or ordinal (1,2,3) and display names. '
+    'Each row''s cursor continues after that row (NULL on the last row); cursors are those of qr_event.paginate '
+    'over game_participations for caller ''public''. Public data read as the owner (SECURITY DEFINER): EXECUTE for qr_gateway_role only.';
+
+CREATE FUNCTION qr_event.leaderboard_around(
+    game_id bigint,
+    participation_id bigint,
+    radius integer DEFAULT 5,
+    rank_mode text DEFAULT 'competition')
+RETURNS SETOF qr_event.leaderboard_entry
+AS 'MODULE_PATHNAME', 'qr_event_leaderboard_around'
+LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+ROWS 11;
+
+COMMENT ON FUNCTION qr_event.leaderboard_around(bigint, bigint, integer, text) IS
+    'A completed participation of the game and up to radius (0 to 50) rows before and after it in leaderboard '
+    'order, as rows of qr_event.leaderboard (same ranks and cursors). Public data read as the owner (SECURITY DEFINER): EXECUTE for qr_gateway_role only.';
+
+-- Anonymous REST callers reach them through the gateway; like list_games and
+-- leaderboard_rank, EXECUTE is the gateway's, and a DBA grants it to others.
+REVOKE ALL ON FUNCTION qr_event.leaderboard(bigint, integer, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION qr_event.leaderboard_around(bigint, bigint, integer, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION qr_event.leaderboard(bigint, integer, text, text),
+    qr_event.leaderboard_around(bigint, bigint, integer, text) TO qr_gateway_role;

@@ -1,0 +1,116 @@
+# Leaderboard section of make bench (sourced by tests/bench/run.sh after the data
+# load; PG* variables point at the bench database, QR_REDIS_PORT[main] at Redis).
+# Prints three tables: in-database times beside naive SQL; client-observed
+# latency beside Redis sorted sets on the same data; score-update throughput
+# with and without the leaderboard triggers.
+
+# Median client latency (ms) of one SQL statement over $2 seconds, one client.
+bench_pg_latency() {
+    local sql=$1 seconds=$2 script
+    script=$(mktemp /tmp/qr_bench.XXXXXX.sql)
+    printf '%s\n' "$sql" >"$script"
+    "$QR_PGBIN/pgbench" -n -c 1 -T "$seconds" -f "$script" 2>/dev/null \
+        | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p'
+    rm -f "$script"
+}
+
+# p50 latency (ms) of one Redis command, one client, 20,000 calls.
+bench_redis_latency() {
+    redis-benchmark -h 127.0.0.1 -p "${QR_REDIS_PORT[main]}" -c 1 -n 20000 --csv "$@" \
+        | tail -1 | awk -F'","' '{print $5}'
+}
+
+# Transactions per second of random score updates with $1 clients for $2 seconds.
+bench_update_tps() {
+    local clients=$1 seconds=$2 script
+    script=$(mktemp /tmp/qr_bench.XXXXXX.sql)
+    cat >"$script" <<SQL
+\set id random($lb_min_id, $lb_max_id)
+UPDATE qr_event.game_participations SET total_score = total_score + 1, updated_at = now() WHERE id = :id;
+SQL
+    "$QR_PGBIN/pgbench" -n -c "$clients" -j "$clients" -T "$seconds" -f "$script" 2>/dev/null \
+        | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    rm -f "$script"
+}
+
+# Prints "a b" ratios as b/a with one decimal.
+bench_ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1f", b / a; else print "—" }'
+}
+
+bench_leaderboard() {
+    local game first median last deep lb_min_id lb_max_id
+    game=$(psql -X -At -c "SELECT id FROM qr_event.games WHERE title = 'Bench Game'")
+    echo "bench: building the rank structure" >&2
+    psql -X -q -At -c "SELECT qr_event.leaderboard_rebuild($game)" >/dev/null
+    read -r first median last < <(psql -X -At -F' ' -c "
+        WITH o AS (SELECT id, row_number() OVER (ORDER BY total_score DESC, completed_at, id) AS pos,
+                          count(*) OVER () AS n
+                   FROM qr_event.game_participations WHERE game_id = $game AND is_completed)
+        SELECT (SELECT id FROM o WHERE pos = 1), (SELECT id FROM o WHERE pos = (n + 1) / 2 LIMIT 1),
+               (SELECT id FROM o WHERE pos = n LIMIT 1)")
+    read -r lb_min_id lb_max_id < <(psql -X -At -F' ' -c \
+        "SELECT min(id), max(id) FROM qr_event.game_participations WHERE game_id = $game")
+
+    echo "bench: walking to depth 500,000 with leaderboard cursors" >&2
+    deep=$(psql -X -At -v ON_ERROR_STOP=1 -c "
+        WITH RECURSIVE walk (n, c) AS (
+            SELECT 0, NULL::text
+            UNION ALL
+            SELECT n + 1, (SELECT l.cursor FROM qr_event.leaderboard($game, 100, c) AS l
+                           ORDER BY l.rank DESC, l.participation_id DESC LIMIT 1)
+            FROM walk WHERE n < 5000)
+        SELECT c FROM walk WHERE n = 5000")
+
+    echo "bench: in-database times" >&2
+    echo "### in-database (median of repeated runs in one backend)"
+    echo
+    psql -X -q -v ON_ERROR_STOP=1 -v game="$game" -v first="$first" -v median="$median" \
+        -v last="$last" -v deep_cursor="$deep" -f tests/bench/leaderboard.sql
+
+    echo "bench: loading the same scores into a Redis sorted set" >&2
+    psql -X -At -F' ' -c "SELECT total_score, id FROM qr_event.game_participations
+                          WHERE game_id = $game AND is_completed" \
+        | awk '{ print "ZADD lb " $1 " " $2 }' \
+        | redis-cli -h 127.0.0.1 -p "${QR_REDIS_PORT[main]}" --pipe >/dev/null
+    echo "bench: client-observed latency (libpq vs Redis)" >&2
+    local pg_rank redis_rank pg_top redis_top pg_deep redis_deep
+    pg_rank=$(bench_pg_latency "SELECT * FROM qr_event.leaderboard_rank($game, $last);" 5)
+    redis_rank=$(bench_redis_latency ZREVRANK lb "$last")
+    pg_top=$(bench_pg_latency "SELECT * FROM qr_event.leaderboard($game, 20);" 5)
+    redis_top=$(bench_redis_latency ZREVRANGE lb 0 19 WITHSCORES)
+    pg_deep=$(bench_pg_latency "SELECT * FROM qr_event.leaderboard($game, 20, '$deep');" 5)
+    redis_deep=$(bench_redis_latency ZREVRANGE lb 500000 500019 WITHSCORES)
+    echo
+    echo "### client-observed latency, one client on loopback (pgbench average; redis-benchmark p50)"
+    echo
+    echo "| operation | qr_event (libpq) | Redis | qr_event / Redis |"
+    echo "| --- | ---: | --- | ---: |"
+    echo "| rank of the last participant | $pg_rank ms | ZREVRANK: $redis_rank ms | $(bench_ratio "$redis_rank" "$pg_rank")× |"
+    echo "| top page (20 rows, names joined) | $pg_top ms | ZREVRANGE 0 19: $redis_top ms | $(bench_ratio "$redis_top" "$pg_top")× |"
+    echo "| page at depth 500,000 | $pg_deep ms | ZREVRANGE 500000 500019: $redis_deep ms | $(bench_ratio "$redis_deep" "$pg_deep")× |"
+    echo
+    echo "Redis ranks are ordinal with ties in member order, outside any transaction, and carry no names."
+
+    echo "bench: score-update throughput" >&2
+    local with1 with8 without1 without8
+    with1=$(bench_update_tps 1 10)
+    with8=$(bench_update_tps 8 10)
+    psql -X -q -c 'ALTER TABLE qr_event.game_participations DISABLE TRIGGER USER'
+    without1=$(bench_update_tps 1 10)
+    without8=$(bench_update_tps 8 10)
+    psql -X -q -c 'ALTER TABLE qr_event.game_participations ENABLE TRIGGER USER'
+    psql -X -q -At -c "SELECT qr_event.leaderboard_rebuild($game)" >/dev/null
+    echo
+    echo "### score updates (random participant, total_score + 1; 10 s each; fsync off)"
+    echo
+    echo "| clients | no trigger | with leaderboard maintenance | with / without |"
+    echo "| ---: | ---: | ---: | ---: |"
+    echo "| 1 | $without1 tps | $with1 tps | $(bench_ratio "$without1" "$with1") |"
+    echo "| 8 | $without8 tps | $with8 tps | $(bench_ratio "$without8" "$with8") |"
+    echo
+    awk -v a="$without8" -v b="$with8" 'BEGIN {
+        r = (a > 0) ? b / a : 0
+        printf "| target | measured | met |\n| --- | ---: | --- |\n"
+        printf "| 8 clients with maintenance ≥ 70%% of no trigger | %.0f%% | %s |\n", 100 * r, (r >= 0.7) ? "yes" : "NO" }'
+}

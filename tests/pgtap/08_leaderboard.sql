@@ -1,0 +1,93 @@
+-- pgTAP: the leaderboard rank structure: signatures of leaderboard_rank, record_play and
+-- the change signal, who may call them, the structure tables no API role can read,
+-- and the triggers that maintain them
+BEGIN;
+SELECT plan(36);
+
+-- runs sql as role and undoes it; returns its SQLSTATE, 00000 when it succeeded
+CREATE FUNCTION pg_temp.sqlstate_as(role name, sql text) RETURNS text
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', role);
+    EXECUTE sql;
+    RAISE EXCEPTION USING ERRCODE = 'QRT00';
+EXCEPTION WHEN OTHERS THEN
+    RETURN CASE SQLSTATE WHEN 'QRT00' THEN '00000' ELSE SQLSTATE END;
+END
+$$;
+
+-- signatures
+SELECT is(pg_get_function_arguments('qr_event.leaderboard_rank(bigint,bigint,text)'::regprocedure),
+          'game_id bigint, participation_id bigint, rank_mode text DEFAULT ''competition''::text',
+          'leaderboard_rank arguments');
+SELECT is(pg_get_function_result('qr_event.leaderboard_rank(bigint,bigint,text)'::regprocedure),
+          'TABLE(rank bigint, total_score bigint, ranked_count bigint, percentile numeric)',
+          'leaderboard_rank result');
+SELECT volatility_is('qr_event', 'leaderboard_rank', ARRAY['bigint', 'bigint', 'text'], 'stable',
+                     'leaderboard_rank is STABLE');
+SELECT function_lang_is('qr_event', 'leaderboard_rank', ARRAY['bigint', 'bigint', 'text'], 'c',
+                        'leaderboard_rank is C');
+SELECT is(pg_get_function_arguments('qr_event.record_play(bigint,bigint,bigint,bigint,boolean)'::regprocedure),
+          'game_id bigint, guest_id bigint, family_id bigint, score bigint, completed boolean DEFAULT false',
+          'record_play arguments');
+SELECT is(pg_get_function_result('qr_event.record_play(bigint,bigint,bigint,bigint,boolean)'::regprocedure),
+          'qr_event.game_participations', 'record_play returns the participation');
+SELECT is(pg_get_function_result('qr_event.leaderboard_changes(pg_snapshot)'::regprocedure),
+          'TABLE(game_id bigint, version bigint, next_since pg_snapshot)', 'leaderboard_changes result');
+SELECT is(pg_get_function_result('qr_event.leaderboard_version(bigint)'::regprocedure), 'bigint',
+          'leaderboard_version returns bigint');
+SELECT has_function('qr_event', 'leaderboard_compact', ARRAY['bigint']);
+SELECT has_function('qr_event', 'leaderboard_rebuild', ARRAY['bigint']);
+
+-- who may call what
+SELECT ok(has_function_privilege('qr_gateway_role', 'qr_event.leaderboard_rank(bigint,bigint,text)', 'EXECUTE'),
+          'the gateway may rank');
+SELECT ok(has_function_privilege('qr_gateway_role', 'qr_event.record_play(bigint,bigint,bigint,bigint,boolean)', 'EXECUTE'),
+          'the gateway may record plays');
+SELECT ok(has_function_privilege('qr_gateway_role', 'qr_event.leaderboard_changes(pg_snapshot)', 'EXECUTE'),
+          'the gateway may poll changes');
+SELECT ok(has_function_privilege('qr_gateway_role', 'qr_event.leaderboard_version(bigint)', 'EXECUTE'),
+          'the gateway may read versions');
+SELECT ok(NOT has_function_privilege('qr_gateway_role', 'qr_event.leaderboard_compact(bigint)', 'EXECUTE'),
+          'the gateway may not compact');
+SELECT ok(NOT has_function_privilege('qr_gateway_role', 'qr_event.leaderboard_rebuild(bigint)', 'EXECUTE'),
+          'the gateway may not rebuild');
+SELECT ok(NOT has_function_privilege('qr_analyst', 'qr_event.record_play(bigint,bigint,bigint,bigint,boolean)', 'EXECUTE'),
+          'analysts may not record plays');
+SELECT ok(NOT has_function_privilege('qr_analyst', 'qr_event.leaderboard_rank(bigint,bigint,text)', 'EXECUTE'),
+          'analysts may not rank');
+
+-- the structure tables: no API role reads or writes them
+SELECT ok(NOT has_table_privilege(r, 'qr_event.' || t, p), format('%s has no %s on %s', r, p, t))
+FROM unnest(ARRAY['qr_gateway_role', 'qr_analyst']) AS r,
+     unnest(ARRAY['leaderboard_scores', 'leaderboard_deltas']) AS t,
+     unnest(ARRAY['SELECT', 'INSERT']) AS p;
+SELECT is(pg_temp.sqlstate_as('qr_gateway_role', 'SELECT * FROM qr_event.leaderboard_buckets'), '42501',
+          'the gateway cannot read the buckets');
+SELECT is(pg_temp.sqlstate_as('qr_analyst', 'SELECT * FROM qr_event.leaderboard_state'), '42501',
+          'analysts cannot read the state');
+
+-- the triggers
+SELECT has_trigger('qr_event', 'game_participations', t, t || ' exists')
+FROM unnest(ARRAY['leaderboard_capture_insert', 'leaderboard_capture_update',
+                  'leaderboard_capture_delete', 'leaderboard_forget_truncate']) AS t;
+SELECT has_trigger('qr_event', 'games', 'leaderboard_forget_games', 'leaderboard_forget_games exists');
+SELECT ok(p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'],
+          'leaderboard_capture is SECURITY DEFINER with a pinned search_path')
+FROM pg_proc p WHERE p.oid = 'qr_event.leaderboard_capture()'::regprocedure;
+
+-- a write by the gateway goes through the trigger
+SELECT lives_ok($$
+    SELECT qr_event.create_account('tap-lb@example.com', 'correct horse battery', 'T');
+    INSERT INTO qr_event.events (owner_id, name, starts_at, ends_at)
+    SELECT id, 'tap lb', now(), now() + interval '1 day' FROM qr_event.accounts WHERE email = 'tap-lb@example.com';
+    INSERT INTO qr_event.games (event_id, title, status) SELECT id, 'tap', 'live' FROM qr_event.events WHERE name = 'tap lb';
+    INSERT INTO qr_event.guests (event_id, first_name) SELECT id, 'tap' FROM qr_event.events WHERE name = 'tap lb'$$,
+    'fixture');
+SELECT is(pg_temp.sqlstate_as('qr_gateway_role', $$
+    SELECT qr_event.record_play(g.id, u.id, NULL, 7, true)
+    FROM qr_event.games g JOIN qr_event.guests u ON u.event_id = g.event_id WHERE g.title = 'tap'$$),
+    '00000', 'the gateway records a play through the trigger');
+
+SELECT * FROM finish();
+ROLLBACK;
