@@ -10,7 +10,8 @@ EXTENSION  = qr_event
 MODULE_big = qr_event
 OBJS       = extension/qr_event.o extension/guc.o extension/account.o extension/password.o \
 	extension/cursor_codec.o extension/cursor.o extension/paginate.o extension/paginate_list.o \
-	extension/paginate_sql.o extension/leaderboard_page.o extension/leaderboard_rank.o
+	extension/paginate_sql.o extension/leaderboard_page.o extension/leaderboard_rank.o \
+	extension/leaderboard_capture.o
 DATA       = $(sort $(wildcard extension/qr_event--*.sql))
 PGFILEDESC = "qr_event - leaderboards, keyset cursors and a hash-chained QR audit"
 SHLIB_LINK = -lcrypto

@@ -20,7 +20,7 @@ int			qr_event_password_iterations = 210000;
 int			qr_event_min_password_length = 10;
 int			qr_event_max_page_size = 100;
 int			qr_event_max_score = 1000000000;
-int			qr_event_leaderboard_compact_every = 64;
+int			qr_event_leaderboard_compact_every = 256;
 
 /* Registers every qr_event.* parameter */
 void
@@ -62,11 +62,11 @@ QrEventDefineGucs(void)
 
 	DefineCustomIntVariable("qr_event.leaderboard_compact_every",
 							"Pending leaderboard deltas per game between compactions, on average.",
-							"A writing statement compacts its game with probability "
-							"(its deltas) / this value; 0 leaves compaction to "
-							"qr_event.leaderboard_compact.",
+							"Each delta marks its game for compaction at the end of "
+							"the statement with probability 1 / this value; 0 leaves "
+							"compaction to qr_event.leaderboard_compact.",
 							&qr_event_leaderboard_compact_every,
-							64, 0, 1000000,
+							256, 0, 1000000,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 }

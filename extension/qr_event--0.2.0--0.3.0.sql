@@ -58,15 +58,16 @@ CREATE TABLE qr_event.leaderboard_deltas (
     score           bigint NOT NULL,
     delta           integer NOT NULL,
     xid             pg_catalog.xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
-    CONSTRAINT leaderboard_deltas_pkey PRIMARY KEY (seq),
     CONSTRAINT leaderboard_deltas_delta_check CHECK (delta <> 0)
 );
 
+-- The only index: every delta pays for each index on the write path.  Readers
+-- and compaction find a game's deltas through it; leaderboard_changes scans
+-- the pending deltas of all games, which compaction keeps few.
 CREATE INDEX leaderboard_deltas_game_id_score_idx ON qr_event.leaderboard_deltas (game_id, score);
-CREATE INDEX leaderboard_deltas_xid_idx ON qr_event.leaderboard_deltas (xid);
 
 COMMENT ON TABLE qr_event.leaderboard_deltas IS
-    'Rank structure, pending changes: what each writing statement did to the completed participations per score, '
+    'Rank structure, pending changes: what each written row did to the completed participations per score, '
     'appended by the trigger on game_participations and folded into scores and buckets by leaderboard_compact (derived; not dumped)';
 COMMENT ON COLUMN qr_event.leaderboard_deltas.seq IS 'Order of appending';
 COMMENT ON COLUMN qr_event.leaderboard_deltas.game_id IS 'The game';
@@ -260,83 +261,43 @@ COMMENT ON FUNCTION qr_event.leaderboard_rebuild(bigint) IS
 REVOKE ALL ON FUNCTION qr_event.leaderboard_rebuild(bigint) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
--- The write path: one INSERT into leaderboard_deltas per statement
+-- The write path: row-level triggers in C, one INSERT into leaderboard_deltas
+-- per row whose completed score changed
 -- ---------------------------------------------------------------------------
 
--- Appends the deltas of one statement on game_participations; with a
--- probability of (deltas of the game) / qr_event.leaderboard_compact_every it
--- then compacts the game, so pending deltas stay few without a hot row.
+-- As a row trigger, appends -1 for the old and +1 for the new completed
+-- (game_id, total_score) of a row and, with a probability of (deltas of the
+-- game) / qr_event.leaderboard_compact_every, marks the game due; as a
+-- statement trigger, compacts the due games once each, so pending deltas stay
+-- few without a hot row.  The WHEN clauses keep rows that change no completed
+-- score from firing it.
 CREATE FUNCTION qr_event.leaderboard_capture()
 RETURNS trigger
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    every   integer := coalesce(nullif(current_setting('qr_event.leaderboard_compact_every', true), ''), '64')::integer;
-    due     bigint[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        WITH ins AS (
-            INSERT INTO qr_event.leaderboard_deltas (game_id, score, delta)
-            SELECT game_id, total_score, count(*)::integer
-            FROM new_rows WHERE is_completed
-            GROUP BY game_id, total_score
-            RETURNING game_id
-        )
-        SELECT array_agg(game_id) INTO due FROM (
-            SELECT game_id FROM ins GROUP BY game_id
-            HAVING every > 0 AND random() * every < count(*)) AS c;
-    ELSIF TG_OP = 'DELETE' THEN
-        WITH ins AS (
-            INSERT INTO qr_event.leaderboard_deltas (game_id, score, delta)
-            SELECT game_id, total_score, -count(*)::integer
-            FROM old_rows o
-            WHERE is_completed
-              -- a game being deleted takes its structure along
-              AND EXISTS (SELECT FROM qr_event.games g WHERE g.id = o.game_id)
-            GROUP BY game_id, total_score
-            RETURNING game_id
-        )
-        SELECT array_agg(game_id) INTO due FROM (
-            SELECT game_id FROM ins GROUP BY game_id
-            HAVING every > 0 AND random() * every < count(*)) AS c;
-    ELSE
-        WITH ins AS (
-            INSERT INTO qr_event.leaderboard_deltas (game_id, score, delta)
-            SELECT game_id, total_score, sum(delta)::integer
-            FROM (SELECT game_id, total_score, -1 AS delta FROM old_rows WHERE is_completed
-                  UNION ALL
-                  SELECT game_id, total_score, 1 FROM new_rows WHERE is_completed) AS c
-            GROUP BY game_id, total_score
-            HAVING sum(delta) <> 0
-            RETURNING game_id
-        )
-        SELECT array_agg(game_id) INTO due FROM (
-            SELECT game_id FROM ins GROUP BY game_id
-            HAVING every > 0 AND random() * every < count(*)) AS c;
-    END IF;
-    IF due IS NOT NULL THEN
-        PERFORM qr_event.leaderboard_compact(g) FROM unnest(due) AS g;
-    END IF;
-    RETURN NULL;
-END
-$$;
+AS 'MODULE_PATHNAME', 'qr_event_leaderboard_capture'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION qr_event.leaderboard_capture() IS
-    'Trigger of game_participations: records the statement''s changes to completed scores in leaderboard_deltas '
-    '(one INSERT per statement, no row updated) and now and then compacts the game';
+    'Trigger of game_participations: per row, records the row''s change to completed scores in leaderboard_deltas '
+    '(-1 old, +1 new; no row updated); per statement, now and then compacts the games it changed';
 
 CREATE TRIGGER leaderboard_capture_insert
     AFTER INSERT ON qr_event.game_participations
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_capture();
+    FOR EACH ROW WHEN (NEW.is_completed)
+    EXECUTE FUNCTION qr_event.leaderboard_capture();
 CREATE TRIGGER leaderboard_capture_update
-    AFTER UPDATE ON qr_event.game_participations
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_capture();
+    AFTER UPDATE OF total_score, is_completed, game_id ON qr_event.game_participations
+    FOR EACH ROW WHEN ((OLD.is_completed OR NEW.is_completed)
+                       AND (OLD.total_score IS DISTINCT FROM NEW.total_score
+                            OR OLD.is_completed IS DISTINCT FROM NEW.is_completed
+                            OR OLD.game_id IS DISTINCT FROM NEW.game_id))
+    EXECUTE FUNCTION qr_event.leaderboard_capture();
 CREATE TRIGGER leaderboard_capture_delete
     AFTER DELETE ON qr_event.game_participations
-    REFERENCING OLD TABLE AS old_rows
+    FOR EACH ROW WHEN (OLD.is_completed)
+    EXECUTE FUNCTION qr_event.leaderboard_capture();
+CREATE TRIGGER leaderboard_capture_compact
+    AFTER INSERT OR UPDATE OR DELETE ON qr_event.game_participations
     FOR EACH STATEMENT EXECUTE FUNCTION qr_event.leaderboard_capture();
 
 -- Removes the pending deltas of deleted games (the other structure tables

@@ -2,7 +2,7 @@
 -- the change signal, who may call them, the structure tables no API role can read,
 -- and the triggers that maintain them
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 -- runs sql as role and undoes it; returns its SQLSTATE, 00000 when it succeeded
 CREATE FUNCTION pg_temp.sqlstate_as(role name, sql text) RETURNS text
@@ -70,7 +70,8 @@ SELECT is(pg_temp.sqlstate_as('qr_analyst', 'SELECT * FROM qr_event.leaderboard_
 -- the triggers
 SELECT has_trigger('qr_event', 'game_participations', t, t || ' exists')
 FROM unnest(ARRAY['leaderboard_capture_insert', 'leaderboard_capture_update',
-                  'leaderboard_capture_delete', 'leaderboard_forget_truncate']) AS t;
+                  'leaderboard_capture_delete', 'leaderboard_capture_compact',
+                  'leaderboard_forget_truncate']) AS t;
 SELECT has_trigger('qr_event', 'games', 'leaderboard_forget_games', 'leaderboard_forget_games exists');
 SELECT ok(p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'],
           'leaderboard_capture is SECURITY DEFINER with a pinned search_path')
@@ -88,6 +89,18 @@ SELECT is(pg_temp.sqlstate_as('qr_gateway_role', $$
     SELECT qr_event.record_play(g.id, u.id, NULL, 7, true)
     FROM qr_event.games g JOIN qr_event.guests u ON u.event_id = g.event_id WHERE g.title = 'tap'$$),
     '00000', 'the gateway records a play through the trigger');
+-- the gateway plays, then changes the completed score directly: both rows reach the
+-- structure through the owner's trigger (22012 if the rank read back were wrong)
+SELECT is(pg_temp.sqlstate_as('qr_gateway_role', $q$DO $d$ BEGIN
+    PERFORM qr_event.record_play(g.id, u.id, NULL, 7, true)
+    FROM qr_event.games g JOIN qr_event.guests u ON u.event_id = g.event_id WHERE g.title = 'tap';
+    UPDATE qr_event.game_participations p SET total_score = 9, updated_at = now()
+    FROM qr_event.games g WHERE g.id = p.game_id AND g.title = 'tap';
+    PERFORM 1 / (r.rank = 1 AND r.total_score = 9 AND r.ranked_count = 1)::integer
+    FROM qr_event.game_participations p JOIN qr_event.games g ON g.id = p.game_id AND g.title = 'tap',
+         qr_event.leaderboard_rank(g.id, p.id) r;
+END $d$ $q$),
+    '00000', 'the gateway changes a completed score through the row trigger');
 
 SELECT * FROM finish();
 ROLLBACK;
