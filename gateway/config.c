@@ -2,11 +2,12 @@
  * config.c
  *		The gateway's settings: defaults < config file < environment < flags.
  *
- * One table describes every setting. Loading touches no global state (the
+ * One table (config_table.h) describes every setting. Loading touches no global state (the
  * environment comes in as envp), so it can run and be tested anywhere; the
  * result is read-only once the server starts.
  */
 #include "config.h"
+#include "config_table.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -20,40 +21,11 @@
 #include <libpq-fe.h>
 
 #include "json.h"
-#include "version.h"
 
-#define SECRET_MASK "********"
-#define JWT_SECRET_MIN_BYTES 32
+
 #define REASON_SIZE 384
 
-enum setting_type
-{
-	TYPE_LISTEN,				/* IPv4:port or [IPv6]:port, port 0..65535 */
-	TYPE_ADDRESS,				/* host:port, port 1..65535 */
-	TYPE_CONNINFO,				/* a libpq connection string */
-	TYPE_CONNINFO_LIST,			/* comma-separated libpq connection strings */
-	TYPE_SECRET,				/* at least JWT_SECRET_MIN_BYTES, never shown */
-	TYPE_PATH,
-	TYPE_INT,					/* decimal from min to max */
-	TYPE_LOG_LEVEL,
-	TYPE_BOOL
-};
-
-struct setting
-{
-	const char *name;			/* as written in a config file */
-	const char *env;
-	const char *flag;
-	enum setting_type type;
-	size_t		target;			/* offset of the parsed value in struct config */
-	const char *default_text;	/* NULL: none */
-	bool		required;
-	int			min;
-	int			max;
-	const char *help;
-};
-
-static const struct setting settings[CONFIG_SETTING_COUNT] = {
+const struct setting config_settings[CONFIG_SETTING_COUNT] = {
 	[CONFIG_LISTEN] = {"listen", "QR_GATEWAY_LISTEN", "--listen", TYPE_LISTEN,
 		offsetof(struct config, listen), "127.0.0.1:8080", false, 0, 0,
 	"address:port to listen on, IPv4:port or [IPv6]:port; port 0 picks a free port"},
@@ -100,7 +72,7 @@ static const struct setting settings[CONFIG_SETTING_COUNT] = {
 	"log one line per request: on or off"},
 };
 
-static const char *const source_names[] = {"default", "file", "env", "flag"};
+const char *const config_source_names[] = {"default", "file", "env", "flag"};
 
 static bool fail(char *reason, size_t reasonlen, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
@@ -141,7 +113,7 @@ apply_defaults(struct config *cfg, char *err, size_t errlen)
 
 	for (i = 0; i < CONFIG_SETTING_COUNT; i++)
 	{
-		if (!set_text(cfg, i, settings[i].default_text, CONFIG_SOURCE_DEFAULT, 0))
+		if (!set_text(cfg, i, config_settings[i].default_text, CONFIG_SOURCE_DEFAULT, 0))
 		{
 			snprintf(err, errlen, "out of memory");
 			return false;
@@ -162,8 +134,8 @@ apply_env(struct config *cfg, char **envp, char *err, size_t errlen)
 	{
 		for (i = 0; i < CONFIG_SETTING_COUNT; i++)
 		{
-			len = strlen(settings[i].env);
-			if (strncmp(*e, settings[i].env, len) != 0 || (*e)[len] != '=')
+			len = strlen(config_settings[i].env);
+			if (strncmp(*e, config_settings[i].env, len) != 0 || (*e)[len] != '=')
 				continue;
 			if (!set_text(cfg, i, *e + len + 1, CONFIG_SOURCE_ENV, 0))
 			{
@@ -183,8 +155,8 @@ find_flag(const char *arg, size_t len)
 
 	for (i = 0; i < CONFIG_SETTING_COUNT; i++)
 	{
-		if (strlen(settings[i].flag) == len &&
-			strncmp(settings[i].flag, arg, len) == 0)
+		if (strlen(config_settings[i].flag) == len &&
+			strncmp(config_settings[i].flag, arg, len) == 0)
 			return i;
 	}
 	return -1;
@@ -262,8 +234,8 @@ find_name(const char *name, size_t len)
 
 	for (i = 0; i < CONFIG_SETTING_COUNT; i++)
 	{
-		if (strlen(settings[i].name) == len &&
-			strncmp(settings[i].name, name, len) == 0)
+		if (strlen(config_settings[i].name) == len &&
+			strncmp(config_settings[i].name, name, len) == 0)
 			return i;
 	}
 	return -1;
@@ -671,7 +643,7 @@ parse_all(struct config *cfg, char *err, size_t errlen)
 
 	for (i = 0; i < CONFIG_SETTING_COUNT; i++)
 	{
-		s = &settings[i];
+		s = &config_settings[i];
 		text = cfg->text[i];
 		if (s->required && (text == NULL || text[0] == '\0'))
 		{
@@ -727,141 +699,6 @@ config_free(struct config *cfg)
 		free(cfg->db_replicas[i]);
 	free(cfg->db_replicas);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* Print the usage text listing every setting */
-void
-config_usage(FILE *out)
-{
-	const struct setting *s;
-	int			i;
-
-	fprintf(out,
-			"Usage: qr_gateway [--check-config] [--setting=value | --setting value]...\n"
-			"\n"
-			"qr_gateway %s, the HTTP gateway of QR Event.\n"
-			"Each setting comes from its default, then the config file, then the\n"
-			"environment, then the command line (later ones win).\n"
-			"\n"
-			"Settings (flag, environment variable, config file name, default):\n",
-			QR_GATEWAY_VERSION);
-	for (i = 0; i < CONFIG_SETTING_COUNT; i++)
-	{
-		s = &settings[i];
-		fprintf(out, "  %s, %s, %s (default: %s)\n      %s\n",
-				s->flag, s->env, s->name,
-				s->required ? "required" :
-				(s->default_text == NULL || s->default_text[0] == '\0') ? "none" :
-				s->default_text,
-				s->help);
-	}
-	fprintf(out,
-			"\nOther options:\n"
-			"  --check-config   validate the settings, print the effective ones and exit\n"
-			"  --help           print this text and exit\n"
-			"  --version        print the version and exit\n"
-			"\nExit status: 0 after a clean stop, 1 when the server cannot start,\n"
-			"2 for an invalid setting or option.\n");
-}
-
-/* Append text to buf as a config file value, quoted when it must be */
-static void
-append_file_value(struct json_buf *buf, const char *text)
-{
-	const char *p;
-	bool		quote = (text[0] == '\0' || text[0] == '"');
-
-	for (p = text; *p != '\0' && !quote; p++)
-		quote = isspace((unsigned char) *p) || *p == '#';
-	if (!quote)
-	{
-		json_buf_puts(buf, text);
-		return;
-	}
-	json_buf_puts(buf, "\"");
-	for (p = text; *p != '\0'; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			json_buf_puts(buf, "\\");
-		json_buf_append(buf, p, 1);
-	}
-	json_buf_puts(buf, "\"");
-}
-
-/* Append a connection string as keyword=value pairs with the password masked */
-static void
-append_masked_conninfo(struct json_buf *buf, const char *conninfo)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	PQconninfoOption *o;
-	const char *p;
-	bool		first = true;
-
-	for (o = opts; o != NULL && o->keyword != NULL; o++)
-	{
-		if (o->val == NULL)
-			continue;
-		json_buf_printf(buf, "%s%s='", first ? "" : " ", o->keyword);
-		first = false;
-		if (strcmp(o->keyword, "password") == 0)
-			p = SECRET_MASK;
-		else
-			p = o->val;
-		for (; *p != '\0'; p++)
-		{
-			if (*p == '\'' || *p == '\\')
-				json_buf_puts(buf, "\\");
-			json_buf_append(buf, p, 1);
-		}
-		json_buf_puts(buf, "'");
-	}
-	PQconninfoFree(opts);
-}
-
-/* The text of a setting as --check-config shows it, secrets masked */
-static void
-append_shown_value(struct json_buf *buf, const struct config *cfg, int idx)
-{
-	const char *text = cfg->text[idx] ? cfg->text[idx] : "";
-	struct json_buf shown;
-	size_t		i;
-
-	json_buf_init(&shown);
-	if (settings[idx].type == TYPE_SECRET)
-		json_buf_puts(&shown, SECRET_MASK);
-	else if (settings[idx].type == TYPE_CONNINFO)
-		append_masked_conninfo(&shown, text);
-	else if (settings[idx].type == TYPE_CONNINFO_LIST)
-	{
-		for (i = 0; i < cfg->db_replica_count; i++)
-		{
-			if (i > 0)
-				json_buf_puts(&shown, ",");
-			append_masked_conninfo(&shown, cfg->db_replicas[i]);
-		}
-	}
-	else
-		json_buf_puts(&shown, text);
-	append_file_value(buf, json_buf_text(&shown));
-	json_buf_free(&shown);
-}
-
-/* Print the effective settings as "name = value (source)" lines */
-void
-config_print(const struct config *cfg, FILE *out)
-{
-	struct json_buf line;
-	int			i;
-
-	for (i = 0; i < CONFIG_SETTING_COUNT; i++)
-	{
-		json_buf_init(&line);
-		json_buf_printf(&line, "%s = ", settings[i].name);
-		append_shown_value(&line, cfg, i);
-		json_buf_printf(&line, " (%s)\n", source_names[cfg->source[i]]);
-		fputs(json_buf_text(&line), out);
-		json_buf_free(&line);
-	}
 }
 
 /* Format an address as host:port, with brackets around an IPv6 host */
