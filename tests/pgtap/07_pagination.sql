@@ -3,17 +3,8 @@
 BEGIN;
 SELECT plan(64);
 
--- runs sql as role and undoes it; returns its SQLSTATE, 00000 when it succeeded
-CREATE FUNCTION pg_temp.sqlstate_as(role name, sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format('SET LOCAL ROLE %I', role);
-    EXECUTE sql;
-    RAISE EXCEPTION USING ERRCODE = 'QRT00';
-EXCEPTION WHEN OTHERS THEN
-    RETURN CASE SQLSTATE WHEN 'QRT00' THEN '00000' ELSE SQLSTATE END;
-END
-$$;
+-- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
+\ir lib/sqlstate_as.sql
 
 -- the OUT columns of a function, as "name type, ..."
 CREATE FUNCTION pg_temp.out_columns(f regprocedure) RETURNS text

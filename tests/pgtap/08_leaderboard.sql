@@ -4,17 +4,8 @@
 BEGIN;
 SELECT plan(38);
 
--- runs sql as role and undoes it; returns its SQLSTATE, 00000 when it succeeded
-CREATE FUNCTION pg_temp.sqlstate_as(role name, sql text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE format('SET LOCAL ROLE %I', role);
-    EXECUTE sql;
-    RAISE EXCEPTION USING ERRCODE = 'QRT00';
-EXCEPTION WHEN OTHERS THEN
-    RETURN CASE SQLSTATE WHEN 'QRT00' THEN '00000' ELSE SQLSTATE END;
-END
-$$;
+-- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
+\ir lib/sqlstate_as.sql
 
 -- signatures
 SELECT is(pg_get_function_arguments('qr_event.leaderboard_rank(bigint,bigint,text)'::regprocedure),
