@@ -21,7 +21,8 @@ mkdir -p "$out"
 qr_servers_init
 # Durable settings are irrelevant to read benchmarks; memory is sized for 1M rows.
 qr_pg_start main -c fsync=off -c synchronous_commit=off -c shared_buffers=512MB \
-    -c max_wal_size=4GB -c checkpoint_timeout=30min -c max_connections=50
+    -c max_wal_size=4GB -c checkpoint_timeout=30min -c max_connections=50 \
+    -c autovacuum_naptime=5s
 qr_redis_start main
 export PGHOST=$QR_SOCKDIR PGPORT=${QR_PG_PORT[main]} PGUSER=postgres PGDATABASE=qr_bench
 psql -X -q -d postgres -c 'CREATE DATABASE qr_bench'

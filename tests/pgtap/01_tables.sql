@@ -8,7 +8,7 @@ SELECT tables_are('qr_event', ARRAY['accounts', 'events', 'event_staff', 'famili
     'leaderboard_scores', 'leaderboard_buckets', 'leaderboard_deltas', 'leaderboard_state']);
 SELECT sequences_are('qr_event', ARRAY['accounts_id_seq', 'events_id_seq', 'families_id_seq',
     'guests_id_seq', 'games_id_seq', 'game_participations_id_seq', 'qr_codes_id_seq',
-    'qr_code_events_seq', 'leaderboard_deltas_seq_seq']);
+    'qr_code_events_seq']);
 SELECT functions_are('qr_event', ARRAY['create_account', 'version', 'rotate_cursor_secret', 'paginate',
     'paginate_query', 'paginate_explain', 'is_event_organiser', 'page_envelope', 'list_events',
     'list_guests', 'list_families', 'list_games', 'leaderboard', 'leaderboard_around',

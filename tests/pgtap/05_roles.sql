@@ -1,6 +1,6 @@
 -- pgTAP: the roles qr_gateway_role and qr_analyst and what each may do (least privilege)
 BEGIN;
-SELECT plan(98);
+SELECT plan(97);
 
 -- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
 \ir lib/sqlstate_as.sql

@@ -2,7 +2,7 @@
 -- the change signal, who may call them, the structure tables no API role can read,
 -- and the triggers that maintain them
 BEGIN;
-SELECT plan(38);
+SELECT plan(42);
 
 -- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
 \ir lib/sqlstate_as.sql
@@ -64,8 +64,8 @@ FROM unnest(ARRAY['leaderboard_capture_insert', 'leaderboard_capture_update',
                   'leaderboard_capture_delete', 'leaderboard_capture_compact',
                   'leaderboard_forget_truncate']) AS t;
 SELECT has_trigger('qr_event', 'games', 'leaderboard_forget_games', 'leaderboard_forget_games exists');
-SELECT ok(p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'],
-          'leaderboard_capture is SECURITY DEFINER with a pinned search_path')
+SELECT ok(NOT p.prosecdef AND p.proconfig IS NULL,
+          'leaderboard_capture is neither SECURITY DEFINER nor SET (both cost a GUC nest level per row)')
 FROM pg_proc p WHERE p.oid = 'qr_event.leaderboard_capture()'::regprocedure;
 
 -- a write by the gateway goes through the trigger
@@ -92,6 +92,37 @@ SELECT is(pg_temp.sqlstate_as('qr_gateway_role', $q$DO $d$ BEGIN
          qr_event.leaderboard_rank(g.id, p.id) r;
 END $d$ $q$),
     '00000', 'the gateway changes a completed score through the row trigger');
+
+
+-- compaction runs as the extension owner, though the writer may not call it
+INSERT INTO qr_event.game_participations (event_id, game_id, guest_id, total_score, is_completed, completed_at)
+SELECT g.event_id, g.id, u.id, 5, true, now()
+FROM qr_event.games g JOIN qr_event.guests u ON u.event_id = g.event_id WHERE g.title = 'tap';
+SET LOCAL qr_event.leaderboard_compact_every = 1;
+SET LOCAL ROLE qr_gateway_role;
+UPDATE qr_event.game_participations p SET total_score = 11, updated_at = now()
+FROM qr_event.games g WHERE g.id = p.game_id AND g.title = 'tap';
+RESET ROLE;
+SELECT is((SELECT count(*) FROM qr_event.leaderboard_deltas d JOIN qr_event.games g ON g.id = d.game_id
+           WHERE g.title = 'tap'), 0::bigint,
+          'a write by the gateway compacts its game as the owner (compact_every = 1)');
+SELECT is((SELECT s.score FROM qr_event.leaderboard_scores s JOIN qr_event.games g ON g.id = s.game_id
+           WHERE g.title = 'tap'), 11::bigint, 'the folded score is in level 0');
+RESET qr_event.leaderboard_compact_every;
+
+-- the direct append refuses a deltas table it would not honour
+SELECT throws_ok($$
+    ALTER TABLE qr_event.leaderboard_deltas ADD CONSTRAINT tap_delta_check CHECK (delta <> 0);
+    UPDATE qr_event.game_participations p SET total_score = 12, updated_at = now()
+    FROM qr_event.games g WHERE g.id = p.game_id AND g.title = 'tap'$$,
+    'XX000', 'leaderboard_capture: qr_event.leaderboard_deltas must have no check constraint, trigger or rule',
+    'a check constraint added to the deltas table stops the append');
+SELECT throws_ok($$
+    CREATE INDEX tap_delta_expr ON qr_event.leaderboard_deltas ((score + 1));
+    UPDATE qr_event.game_participations p SET total_score = 12, updated_at = now()
+    FROM qr_event.games g WHERE g.id = p.game_id AND g.title = 'tap'$$,
+    'XX000', 'leaderboard_capture: index "tap_delta_expr" of qr_event.leaderboard_deltas is not a plain column index',
+    'an expression index on the deltas table stops the append');
 
 SELECT * FROM finish();
 ROLLBACK;
