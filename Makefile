@@ -11,12 +11,12 @@ MODULE_big = qr_event
 OBJS       = extension/qr_event.o extension/guc.o extension/account.o extension/password.o \
 	extension/cursor_codec.o extension/cursor.o extension/paginate.o extension/paginate_list.o \
 	extension/paginate_sql.o extension/leaderboard_page.o extension/leaderboard_rank.o \
-	extension/leaderboard_capture.o
+	extension/leaderboard_capture.o extension/audit_hash.o extension/audit_verify.o
 DATA       = $(sort $(wildcard extension/qr_event--*.sql))
 PGFILEDESC = "qr_event - leaderboards, keyset cursors and a hash-chained QR audit"
 SHLIB_LINK = -lcrypto
 
-REGRESS        = install schema constraints accounts paginate paginate_plan cursor_secret lists leaderboard_page leaderboard_rank record_play
+REGRESS        = install schema constraints accounts paginate paginate_plan cursor_secret lists leaderboard_page leaderboard_rank record_play audit_chain qr_commands
 ISOLATION      = $(basename $(notdir $(wildcard tests/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=tests/isolation --load-extension=qr_event
 

@@ -13,6 +13,7 @@ extern int	qr_event_min_password_length;
 extern int	qr_event_max_page_size;
 extern int	qr_event_max_score;
 extern int	qr_event_leaderboard_compact_every;
+extern int	qr_event_scan_opens_before;
 
 extern void QrEventDefineGucs(void);
 

@@ -375,6 +375,16 @@ GRANT EXECUTE ON FUNCTION qr_event.leaderboard_rank(bigint, bigint, text) TO qr_
 -- Score policies
 -- ---------------------------------------------------------------------------
 
+-- The setting, read through the library (never by current_setting, which a
+-- role could answer with a placeholder before the library is loaded).
+CREATE FUNCTION qr_event.setting_max_score()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'qr_event_setting_max_score'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION qr_event.setting_max_score() IS
+    'The current qr_event.max_score (superuser-only setting), read from the library';
+
 CREATE FUNCTION qr_event.record_play(game_id bigint, guest_id bigint, family_id bigint,
                                      score bigint, completed boolean DEFAULT false)
 RETURNS qr_event.game_participations
@@ -383,7 +393,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    max_score   bigint := coalesce(nullif(current_setting('qr_event.max_score', true), ''), '1000000000')::bigint;
+    max_score   bigint := qr_event.setting_max_score();
     game        qr_event.games;
     result      qr_event.game_participations;
 BEGIN

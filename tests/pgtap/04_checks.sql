@@ -1,6 +1,6 @@
 -- pgTAP: the CHECK constraints of every table exist, are validated, and hold
 BEGIN;
-SELECT plan(22);
+SELECT plan(28);
 
 CREATE FUNCTION pg_temp.checks_of(tab text) RETURNS text
 LANGUAGE sql AS $$
@@ -25,11 +25,15 @@ SELECT set_eq(pg_temp.checks_of('game_participations'), ARRAY['game_participatio
     'game_participations_completed_at_check'], 'checks of game_participations');
 SELECT set_eq(pg_temp.checks_of('qr_codes'), ARRAY['qr_codes_token_format', 'qr_codes_status_check',
     'qr_codes_version_check', 'qr_codes_used_has_first_scan', 'qr_codes_revoked_has_revoked_at',
-    'qr_codes_first_scan_gate_length'], 'checks of qr_codes');
+    'qr_codes_first_scan_gate_length', 'qr_codes_head_hash_length', 'qr_codes_replaced_by_only_replaced'],
+    'checks of qr_codes');
 SELECT set_eq(pg_temp.checks_of('qr_code_events'), ARRAY['qr_code_events_version_check',
     'qr_code_events_type_check', 'qr_code_events_payload_object', 'qr_code_events_actor_length',
     'qr_code_events_gate_length', 'qr_code_events_device_length', 'qr_code_events_prev_hash_check',
     'qr_code_events_prev_hash_length', 'qr_code_events_hash_length'], 'checks of qr_code_events');
+SELECT set_eq(pg_temp.checks_of('qr_unknown_scans'), ARRAY['qr_unknown_scans_token_sha256_length',
+    'qr_unknown_scans_gate_length', 'qr_unknown_scans_device_length', 'qr_unknown_scans_actor_length'],
+    'checks of qr_unknown_scans');
 
 SELECT is_empty($$
     SELECT conname FROM pg_constraint
@@ -108,6 +112,25 @@ SELECT is(pg_temp.check_violated(format(
 SELECT is(pg_temp.check_violated(format(
     'INSERT INTO qr_event.games (event_id, title, score_policy) VALUES (%s, %L, %L)', :ev, 'Avg', 'average')),
     'games_score_policy_check', 'a score policy is best, latest or sum');
+INSERT INTO qr_event.qr_codes (event_id, guest_id, token)
+VALUES (:ev, :guest, 'tap_checks_token_6543210') RETURNING id AS code2 \gset
+SELECT is(pg_temp.check_violated(format(
+    'UPDATE qr_event.qr_codes SET replaced_by = %s WHERE id = %s', :code2, :code)),
+    'qr_codes_replaced_by_only_replaced', 'only a replaced code names its replacement');
+SELECT is(pg_temp.check_violated(format(
+    'UPDATE qr_event.qr_codes SET status = %L, replaced_by = %s WHERE id = %s', 'replaced', :code2, :code)),
+    NULL, 'a replaced code names its replacement');
+SELECT is(pg_temp.check_violated(format(
+    'UPDATE qr_event.qr_codes SET head_hash = %L::bytea WHERE id = %s', '\x0102', :code)),
+    'qr_codes_head_hash_length', 'a chain head is a 32-byte hash');
+SELECT is(pg_temp.check_violated(format(
+    'INSERT INTO qr_event.qr_unknown_scans (token_sha256, gate, occurred_at) VALUES (%L::bytea, %L, now())',
+    '\x0102', 'Gate A')),
+    'qr_unknown_scans_token_sha256_length', 'an unknown token is kept as its 32-byte SHA-256 only');
+SELECT is(pg_temp.check_violated(format(
+    'INSERT INTO qr_event.qr_unknown_scans (token_sha256, gate, occurred_at) VALUES (sha256(%L), %L, now())',
+    'guess', repeat('g', 201))),
+    'qr_unknown_scans_gate_length', 'an unknown scan''s gate has at most 200 characters');
 
 SELECT * FROM finish();
 ROLLBACK;

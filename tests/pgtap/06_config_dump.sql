@@ -11,7 +11,7 @@ $$, ARRAY['qr_event.accounts', 'qr_event.events', 'qr_event.event_staff', 'qr_ev
           'qr_event.qr_code_events', 'qr_event.accounts_id_seq', 'qr_event.events_id_seq',
           'qr_event.families_id_seq', 'qr_event.guests_id_seq', 'qr_event.games_id_seq',
           'qr_event.game_participations_id_seq', 'qr_event.qr_codes_id_seq',
-          'qr_event.qr_code_events_seq'],
+          'qr_event.qr_code_events_seq', 'qr_event.qr_unknown_scans', 'qr_event.qr_unknown_scans_seq_seq'],
     'the tables and identity sequences registered for pg_dump');
 SELECT is_empty($$
     SELECT c.oid::regclass FROM pg_class c
