@@ -123,10 +123,12 @@ FUZZ_BINS = $(patsubst tests/fuzz/%_fuzz.c,tests/fuzz/bin/%,$(sort $(wildcard te
 
 tests/fuzz/bin/%: tests/fuzz/%_fuzz.c
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Iextension -o $@ $(filter %.c,$^) -lcrypto
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iextension -Igateway -o $@ $(filter %.c,$^) -lcrypto
 
 tests/fuzz/bin/cursor_decode: extension/cursor_codec.c extension/cursor_codec.h \
 	tests/fuzz/cursor_fuzz.h
+
+tests/fuzz/bin/jwt_verify: gateway/jwt.c gateway/jwt.h gateway/json.c gateway/json.h
 
 fuzz-build: $(FUZZ_BINS)
 
