@@ -11,7 +11,8 @@ MODULE_big = qr_event
 OBJS       = extension/qr_event.o extension/guc.o extension/account.o extension/password.o \
 	extension/cursor_codec.o extension/cursor.o extension/paginate.o extension/paginate_list.o \
 	extension/paginate_sql.o extension/leaderboard_page.o extension/leaderboard_rank.o \
-	extension/leaderboard_capture.o extension/audit_hash.o extension/audit_verify.o
+	extension/leaderboard_capture.o extension/audit_hash.o extension/audit_verify.o \
+	extension/scan_qr.o extension/audit_append.o
 DATA       = $(sort $(wildcard extension/qr_event--*.sql))
 PGFILEDESC = "qr_event - leaderboards, keyset cursors and a hash-chained QR audit"
 SHLIB_LINK = -lcrypto
@@ -128,7 +129,7 @@ tests/fuzz/bin/%: tests/fuzz/%_fuzz.c
 tests/fuzz/bin/cursor_decode: extension/cursor_codec.c extension/cursor_codec.h \
 	tests/fuzz/cursor_fuzz.h
 
-tests/fuzz/bin/jwt_verify: gateway/jwt.c gateway/jwt.h gateway/json.c gateway/json.h
+tests/fuzz/bin/jwt_verify: gateway/jwt.c gateway/jwt.h gateway/json.c gateway/json.h tests/fuzz/b64url_oracle.h
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -90,6 +90,17 @@ extern void AuditReadRow(HeapTuple tuple, TupleDesc desc,
  */
 extern void AuditEncode(StringInfo out, StringInfo scratch, const AuditRow *row);
 
+/*
+ * Links row to its code's chain, as the BEFORE INSERT trigger of
+ * qr_code_events does: version 1 with a prev_hash is 23514; a version > 1
+ * without one gets the hash of version - 1, read through SPI (23503 when it
+ * is missing); a NULL recorded_at becomes the clock.
+ */
+extern void AuditLinkRow(AuditRow *row);
+
+/* SHA-256 of the encoding v1 of row: the hash the event must carry */
+extern void AuditHashRow(const AuditRow *row, unsigned char out[AUDIT_HASH_LEN]);
+
 /* SHA-256 of len bytes of data into out */
 extern void AuditSha256(const char *data, size_t len,
 						unsigned char out[AUDIT_HASH_LEN]);

@@ -411,6 +411,65 @@ lookup_hash(int64 qr_code_id, int32 version, bool *found)
 }
 
 /*
+ * Links row to its chain as the trigger does: version 1 must have no
+ * prev_hash (23514); a version > 1 without one gets the hash of version - 1
+ * (23503 when that event is missing); recorded_at NULL becomes the clock.
+ */
+void
+AuditLinkRow(AuditRow *row)
+{
+	if (!row->isnull[AUDIT_VERSION] && !row->isnull[AUDIT_QR_CODE_ID])
+	{
+		int64		qr_code_id = DatumGetInt64(row->values[AUDIT_QR_CODE_ID]);
+		int32		version = DatumGetInt32(row->values[AUDIT_VERSION]);
+
+		if (version == 1 && !row->isnull[AUDIT_PREV_HASH])
+			ereport(ERROR,
+					(errcode(ERRCODE_CHECK_VIOLATION),
+					 errmsg("version 1 of QR code " INT64_FORMAT " cannot have a prev_hash",
+							qr_code_id),
+					 errdetail("The first event of a code starts its chain.")));
+		if (version > 1 && row->isnull[AUDIT_PREV_HASH])
+		{
+			bool		found;
+			Datum		prev = lookup_hash(qr_code_id, version - 1, &found);
+
+			if (!found)
+				ereport(ERROR,
+						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						 errmsg("previous event of QR code " INT64_FORMAT " version %d not found",
+								qr_code_id, version),
+						 errdetail("Version %d of QR code " INT64_FORMAT " must be recorded first.",
+								   version - 1, qr_code_id)));
+			row->values[AUDIT_PREV_HASH] = prev;
+			row->isnull[AUDIT_PREV_HASH] = false;
+		}
+	}
+
+	/* the column default has normally set it already */
+	if (row->isnull[AUDIT_RECORDED_AT])
+	{
+		row->values[AUDIT_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+		row->isnull[AUDIT_RECORDED_AT] = false;
+	}
+}
+
+/* SHA-256 of the encoding v1 of row */
+void
+AuditHashRow(const AuditRow *row, unsigned char out[AUDIT_HASH_LEN])
+{
+	StringInfoData enc;
+	StringInfoData scratch;
+
+	initStringInfo(&enc);
+	initStringInfo(&scratch);
+	AuditEncode(&enc, &scratch, row);
+	AuditSha256(enc.data, enc.len, out);
+	pfree(enc.data);
+	pfree(scratch.data);
+}
+
+/*
  * qr_event.audit_chain(): BEFORE INSERT FOR EACH ROW on qr_code_events.
  * Links the new event to its chain and sets its hash.
  */
@@ -422,8 +481,6 @@ qr_event_audit_chain(PG_FUNCTION_ARGS)
 	HeapTuple	tuple;
 	AuditColumns cols;
 	AuditRow	row;
-	StringInfoData enc;
-	StringInfoData scratch;
 	bytea	   *hash;
 	int			replace[3];
 	Datum		values[3];
@@ -452,47 +509,11 @@ qr_event_audit_chain(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 	}
 
-	if (!row.isnull[AUDIT_VERSION] && !row.isnull[AUDIT_QR_CODE_ID])
-	{
-		int64		qr_code_id = DatumGetInt64(row.values[AUDIT_QR_CODE_ID]);
-		int32		version = DatumGetInt32(row.values[AUDIT_VERSION]);
+	AuditLinkRow(&row);
 
-		if (version == 1 && !row.isnull[AUDIT_PREV_HASH])
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("version 1 of QR code " INT64_FORMAT " cannot have a prev_hash",
-							qr_code_id),
-					 errdetail("The first event of a code starts its chain.")));
-		if (version > 1 && row.isnull[AUDIT_PREV_HASH])
-		{
-			bool		found;
-			Datum		prev = lookup_hash(qr_code_id, version - 1, &found);
-
-			if (!found)
-				ereport(ERROR,
-						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-						 errmsg("previous event of QR code " INT64_FORMAT " version %d not found",
-								qr_code_id, version),
-						 errdetail("Version %d of QR code " INT64_FORMAT " must be recorded first.",
-								   version - 1, qr_code_id)));
-			row.values[AUDIT_PREV_HASH] = prev;
-			row.isnull[AUDIT_PREV_HASH] = false;
-		}
-	}
-
-	/* the column default has normally set it already */
-	if (row.isnull[AUDIT_RECORDED_AT])
-	{
-		row.values[AUDIT_RECORDED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
-		row.isnull[AUDIT_RECORDED_AT] = false;
-	}
-
-	initStringInfo(&enc);
-	initStringInfo(&scratch);
-	AuditEncode(&enc, &scratch, &row);
 	hash = palloc(VARHDRSZ + AUDIT_HASH_LEN);
 	SET_VARSIZE(hash, VARHDRSZ + AUDIT_HASH_LEN);
-	AuditSha256(enc.data, enc.len, (unsigned char *) VARDATA(hash));
+	AuditHashRow(&row, (unsigned char *) VARDATA(hash));
 
 	replace[0] = cols.attnum[AUDIT_PREV_HASH];
 	values[0] = row.values[AUDIT_PREV_HASH];

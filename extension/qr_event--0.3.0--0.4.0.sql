@@ -317,6 +317,32 @@ COMMENT ON FUNCTION qr_event.issue_qr(bigint, text, timestamptz) IS
     'returns the token. P0002 guest not found, 23505 the guest already has an active or used code (use reissue_qr), '
     '22004 null argument, 22023 bad actor';
 
+-- The checks every command by token makes, then the code's row, locked.
+CREATE FUNCTION qr_event.qr_lock_code(token text, occurred_at timestamptz, reason text, actor text)
+RETURNS qr_event.qr_codes
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    code    qr_event.qr_codes;
+BEGIN
+    IF qr_lock_code.token IS NULL OR qr_lock_code.occurred_at IS NULL THEN
+        RAISE EXCEPTION 'token and occurred_at must not be null' USING ERRCODE = '22004';
+    END IF;
+    PERFORM qr_event.qr_check_text('reason', qr_lock_code.reason, false);
+    PERFORM qr_event.qr_check_text('actor', qr_lock_code.actor, false);
+    SELECT * INTO code FROM qr_event.qr_codes c WHERE c.token = qr_lock_code.token FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'QR code not found' USING ERRCODE = 'P0002';
+    END IF;
+    RETURN code;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.qr_lock_code(text, timestamptz, text, text) IS
+    'The argument checks of reissue_qr and revoke_qr (22004, 22023), then the code''s projection row locked FOR UPDATE '
+    '(P0002 QR code not found)';
+
 CREATE FUNCTION qr_event.reissue_qr(token text, reason text DEFAULT NULL, actor text DEFAULT NULL,
                                     occurred_at timestamptz DEFAULT pg_catalog.now())
 RETURNS text
@@ -328,15 +354,8 @@ DECLARE
     new_code qr_event.qr_codes;
     e       qr_event.qr_code_events;
 BEGIN
-    IF reissue_qr.token IS NULL OR reissue_qr.occurred_at IS NULL THEN
-        RAISE EXCEPTION 'token and occurred_at must not be null' USING ERRCODE = '22004';
-    END IF;
-    PERFORM qr_event.qr_check_text('reason', reissue_qr.reason, false);
-    PERFORM qr_event.qr_check_text('actor', reissue_qr.actor, false);
-    SELECT * INTO old_code FROM qr_event.qr_codes c WHERE c.token = reissue_qr.token FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'QR code not found' USING ERRCODE = 'P0002';
-    END IF;
+    old_code := qr_event.qr_lock_code(reissue_qr.token, reissue_qr.occurred_at, reissue_qr.reason,
+                                      reissue_qr.actor);
     IF old_code.status = 'replaced' THEN
         RAISE EXCEPTION 'QR code was already replaced' USING ERRCODE = '55000';
     END IF;
@@ -371,15 +390,7 @@ DECLARE
     code    qr_event.qr_codes;
     e       qr_event.qr_code_events;
 BEGIN
-    IF revoke_qr.token IS NULL OR revoke_qr.occurred_at IS NULL THEN
-        RAISE EXCEPTION 'token and occurred_at must not be null' USING ERRCODE = '22004';
-    END IF;
-    PERFORM qr_event.qr_check_text('reason', revoke_qr.reason, false);
-    PERFORM qr_event.qr_check_text('actor', revoke_qr.actor, false);
-    SELECT * INTO code FROM qr_event.qr_codes c WHERE c.token = revoke_qr.token FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'QR code not found' USING ERRCODE = 'P0002';
-    END IF;
+    code := qr_event.qr_lock_code(revoke_qr.token, revoke_qr.occurred_at, revoke_qr.reason, revoke_qr.actor);
     IF code.status IN ('revoked', 'replaced') THEN
         RAISE EXCEPTION 'QR code is already %', code.status USING ERRCODE = '55000';
     END IF;
@@ -409,78 +420,21 @@ LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION qr_event.setting_scan_opens_before() IS
     'The current qr_event.scan_opens_before (superuser-only setting) as an interval, read from the library';
 
--- The door's hot path, in as few statements as the rules allow: one
--- statement locks the code's row, decides, appends the event and moves the
--- projection; the argument checks of qr_check_text are inline.
+-- The door's hot path, in C (scan_qr.c): one kept statement locks the code's
+-- row, the event goes straight to the heap and indexes of qr_code_events with
+-- its hash computed by the chain trigger's code (audit_hash.c) and the table's
+-- CHECKs checked in C, and one kept UPDATE moves the projection.  It refuses
+-- (55000) a qr_code_events that gained a trigger, CHECK, rule, row level
+-- security, column or non-plain index it would bypass.
 CREATE FUNCTION qr_event.scan_qr(token text, gate text, device text DEFAULT NULL,
                                  event_id bigint DEFAULT NULL, actor text DEFAULT NULL,
                                  occurred_at timestamptz DEFAULT pg_catalog.now(),
                                  OUT accepted boolean, OUT reason text, OUT qr_code_id bigint, OUT guest_id bigint,
                                  OUT first_scan_at timestamptz, OUT first_scan_gate text, OUT version integer)
 RETURNS record
-LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF scan_qr.token IS NULL OR scan_qr.occurred_at IS NULL THEN
-        RAISE EXCEPTION 'token and occurred_at must not be null' USING ERRCODE = '22004';
-    ELSIF scan_qr.gate IS NULL THEN
-        RAISE EXCEPTION 'gate must not be null' USING ERRCODE = '22004';
-    ELSIF scan_qr.gate = '' OR length(scan_qr.gate) > 200 THEN
-        RAISE EXCEPTION 'gate must be 1 to 200 characters' USING ERRCODE = '22023';
-    ELSIF scan_qr.device = '' OR length(scan_qr.device) > 200 THEN
-        RAISE EXCEPTION 'device must be 1 to 200 characters' USING ERRCODE = '22023';
-    ELSIF scan_qr.actor = '' OR length(scan_qr.actor) > 200 THEN
-        RAISE EXCEPTION 'actor must be 1 to 200 characters' USING ERRCODE = '22023';
-    END IF;
-    -- one statement: lock the code's row (a second door waits here and then
-    -- reads the first door's committed row), decide, append, move the projection
-    WITH c AS (
-        SELECT x.id, x.event_id, x.version, x.head_hash, x.first_scan_at, x.first_scan_gate,
-               CASE
-                   WHEN scan_qr.event_id IS NOT NULL AND scan_qr.event_id <> x.event_id THEN 'wrong_event'
-                   WHEN x.status = 'revoked' THEN 'revoked'
-                   WHEN x.status = 'replaced' THEN 'replaced'
-                   WHEN x.status = 'used' THEN 'already_used'
-                   WHEN scan_qr.occurred_at < ev.starts_at - qr_event.setting_scan_opens_before()
-                        OR scan_qr.occurred_at > ev.ends_at THEN 'outside_window'
-                   ELSE 'accepted' END AS why
-        FROM qr_event.qr_codes x JOIN qr_event.events ev ON ev.id = x.event_id
-        WHERE x.token = scan_qr.token
-        FOR UPDATE OF x
-    ), e AS (
-        INSERT INTO qr_event.qr_code_events AS y
-            (event_id, qr_code_id, version, type, payload, actor, gate, device, occurred_at, prev_hash)
-        SELECT c.event_id, c.id, c.version + 1,
-               CASE WHEN c.why = 'accepted' THEN 'scan_accepted' ELSE 'scan_rejected' END,
-               CASE WHEN c.why = 'accepted' THEN '{}'::jsonb
-                    ELSE pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
-                        'reason', c.why,
-                        'scanned_for_event', CASE WHEN c.why = 'wrong_event' THEN scan_qr.event_id END,
-                        'first_scan_at', CASE WHEN c.why = 'already_used' THEN c.first_scan_at END,
-                        'first_scan_gate', CASE WHEN c.why = 'already_used' THEN c.first_scan_gate END)) END,
-               scan_qr.actor, scan_qr.gate, scan_qr.device, scan_qr.occurred_at, c.head_hash
-        FROM c
-        RETURNING y.qr_code_id, y.version, y.hash, y.recorded_at, y.type
-    )
-    UPDATE qr_event.qr_codes z
-    SET status = CASE WHEN e.type = 'scan_accepted' THEN 'used' ELSE z.status END,
-        first_scan_at = CASE WHEN e.type = 'scan_accepted' THEN scan_qr.occurred_at ELSE z.first_scan_at END,
-        first_scan_gate = CASE WHEN e.type = 'scan_accepted' THEN scan_qr.gate ELSE z.first_scan_gate END,
-        version = e.version, head_hash = e.hash, updated_at = e.recorded_at
-    FROM e, c
-    WHERE z.id = e.qr_code_id
-    RETURNING c.why = 'accepted', c.why, z.id, z.guest_id, z.first_scan_at, z.first_scan_gate, z.version
-    INTO accepted, reason, qr_code_id, guest_id, first_scan_at, first_scan_gate, version;
-    IF NOT FOUND THEN
-        INSERT INTO qr_event.qr_unknown_scans (token_sha256, expected_event_id, actor, gate, device, occurred_at)
-        VALUES (pg_catalog.sha256(pg_catalog.convert_to(scan_qr.token, 'UTF8')), scan_qr.event_id,
-                scan_qr.actor, scan_qr.gate, scan_qr.device, scan_qr.occurred_at);
-        accepted := false;
-        reason := 'unknown';
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'qr_event_scan_qr'
+LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION qr_event.scan_qr(text, text, text, bigint, text, timestamptz) IS
     'A door scan: accepted exactly once per code, else rejected with a reason (already_used, with the first '
@@ -768,6 +722,7 @@ REVOKE ALL ON FUNCTION qr_event.issue_qr(bigint, text, timestamptz),
     qr_event.rebuild_qr_projection(bigint),
     qr_event.qr_append(qr_event.qr_codes, text, jsonb, text, text, text, timestamptz),
     qr_event.qr_new_code(bigint, bigint, jsonb, text, timestamptz),
+    qr_event.qr_lock_code(text, timestamptz, text, text),
     qr_event.new_qr_token(),
     qr_event.is_event_staff(bigint, bigint),
     qr_event.api_issue_qr(bigint, bigint, bigint),

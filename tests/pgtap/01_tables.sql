@@ -16,7 +16,7 @@ SELECT functions_are('qr_event', ARRAY['create_account', 'version', 'rotate_curs
     'leaderboard_rank', 'record_play', 'combine_score', 'leaderboard_changes', 'leaderboard_version',
     'leaderboard_compact', 'leaderboard_rebuild', 'leaderboard_capture', 'leaderboard_forget',
     'leaderboard_lock_key', 'audit_encode', 'audit_hash', 'audit_chain', 'audit_append_only',
-    'verify_audit', 'audit_digest', 'new_qr_token', 'qr_append', 'qr_check_text', 'qr_new_code', 'issue_qr',
+    'verify_audit', 'audit_digest', 'new_qr_token', 'qr_append', 'qr_check_text', 'qr_new_code', 'qr_lock_code', 'issue_qr',
     'setting_max_score', 'setting_scan_opens_before',
     'reissue_qr', 'revoke_qr', 'scan_qr', 'qr_apply', 'qr_state_at', 'rebuild_qr_projection',
     'is_event_staff', 'qr_code_json', 'api_issue_qr', 'api_scan_qr', 'api_revoke_qr', 'api_qr_history']);

@@ -3,7 +3,7 @@
 -- store append-only (for every role but superusers, also under replication), and what
 -- the analyst may read
 BEGIN;
-SELECT plan(194);
+SELECT plan(195);
 
 -- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
 \ir lib/sqlstate_as.sql
@@ -74,6 +74,10 @@ SELECT is((SELECT p.provolatile FROM pg_proc p WHERE p.oid = to_regprocedure(s.s
           s.sig || CASE WHEN s.sig ~ '^qr_event\.(verify_audit|audit_digest|qr_state_at|api_qr_history)\('
                         THEN ' is STABLE' ELSE ' is VOLATILE' END)
 FROM tap_audit_sig s ORDER BY s.sig;
+
+-- the door's hot path is C (scan_qr.c): it appends straight to qr_code_events
+SELECT function_lang_is('qr_event', 'scan_qr', ARRAY['text', 'text', 'text', 'bigint', 'text', 'timestamp with time zone'], 'c',
+                        'scan_qr is written in C');
 
 -- the helpers run as their caller (inside the commands: the owner); the append-only
 -- trigger function must not run as its owner, or every role would pass as a superuser
