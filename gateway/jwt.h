@@ -20,8 +20,6 @@
 #define JWT_MAX_TOKEN 4096
 /* Clock skew tolerated on exp, nbf and iat, in seconds */
 #define JWT_LEEWAY_SECONDS 30
-/* Shortest secret the gateway accepts (HS256 wants at least 256 bits) */
-#define JWT_MIN_SECRET 32
 /* Longest sub text kept */
 #define JWT_MAX_SUB 64
 

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "auth.h"
 #include "deadline.h"
 #include "json.h"
 #include "log.h"
@@ -234,7 +235,7 @@ request_read_body(struct request *rq)
 	return true;
 }
 
-/* Framing, routing, body, handler: the steps every request takes */
+/* Framing, routing, token, body, handler: the steps every request takes */
 static void
 request_dispatch(struct request *rq)
 {
@@ -256,6 +257,11 @@ request_dispatch(struct request *rq)
 			respond_error_code(rq, API_ERROR_METHOD_NOT_ALLOWED, NULL);
 		else
 			respond_error_code(rq, API_ERROR_NOT_FOUND, NULL);
+		return;
+	}
+	if (!auth_request(rq))
+	{
+		rq->close = request_has_body(rq);
 		return;
 	}
 	if (request_has_body(rq) && !request_read_body(rq))

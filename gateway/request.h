@@ -16,6 +16,7 @@
 #include <civetweb.h>
 
 #include "config.h"
+#include "jwt.h"
 #include "router.h"
 
 #define REQUEST_ID_MAX 64
@@ -32,6 +33,8 @@ struct request
 	const char *method;
 	const char *path;			/* without the query string */
 	struct route_match match;
+	bool		authenticated;	/* a verified bearer token came with it */
+	struct jwt_claims claims;	/* its claims, when authenticated */
 	char	   *body;			/* NUL-terminated; NULL when there was none */
 	size_t		body_len;
 	const char *cache_control;	/* the Cache-Control answer header */

@@ -126,8 +126,9 @@ struct header
 };
 
 /*
- * The headers every answer carries, plus Allow for a 405 and Retry-After
- * when retry_after > 0; numbers are formatted into the caller's buffers.
+ * The headers every answer carries, plus Allow for a 405, WWW-Authenticate
+ * for a 401 and Retry-After when retry_after > 0; numbers are formatted into
+ * the caller's buffers.
  */
 static int
 collect_headers(const struct request *rq, int status, size_t len, int retry_after,
@@ -142,6 +143,8 @@ collect_headers(const struct request *rq, int status, size_t len, int retry_afte
 	h[n++] = (struct header) {"Cache-Control", rq->cache_control};
 	if (status == 405 && rq->match.allow[0] != '\0')
 		h[n++] = (struct header) {"Allow", rq->match.allow};
+	if (status == 401)
+		h[n++] = (struct header) {"WWW-Authenticate", "Bearer"};
 	if (retry_after > 0)
 	{
 		snprintf(retry, numlen, "%d", retry_after);
