@@ -17,7 +17,7 @@ DATA       = $(sort $(wildcard extension/qr_event--*.sql))
 PGFILEDESC = "qr_event - leaderboards, keyset cursors and a hash-chained QR audit"
 SHLIB_LINK = -lcrypto
 
-REGRESS        = install schema constraints accounts paginate paginate_plan cursor_secret lists leaderboard_page leaderboard_rank record_play audit_chain qr_commands
+REGRESS        = install schema constraints accounts paginate paginate_plan cursor_secret lists leaderboard_page leaderboard_rank record_play audit_chain qr_commands http_api
 ISOLATION      = $(basename $(notdir $(wildcard tests/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=tests/isolation --load-extension=qr_event
 

@@ -2,7 +2,8 @@
  * account.c
  *		SQL boundary of account administration: qr_event.create_account checks
  *		its arguments, hashes the password (password.c) and inserts the row
- *		through SPI.  Every user-caused error is raised here.
+ *		through SPI; qr_event.verify_password checks a password against a
+ *		stored hash.  Every user-caused error is raised here.
  */
 #include "postgres.h"
 
@@ -22,6 +23,7 @@
 #define PASSWORD_MAX_CHARS		1024
 
 PG_FUNCTION_INFO_V1(qr_event_create_account);
+PG_FUNCTION_INFO_V1(qr_event_verify_password);
 
 /* Returns text argument argno as a C string; SQL NULL is an error */
 static char *
@@ -245,4 +247,35 @@ qr_event_create_account(PG_FUNCTION_ARGS)
 	SPI_finish();
 
 	PG_RETURN_INT64(id);
+}
+
+/*
+ * qr_event.verify_password(password, password_hash): whether the password
+ * matches the stored hash; false for a malformed hash or a NULL password.  A
+ * NULL hash (no account has the email asked for) still costs one derivation
+ * of qr_event.password_iterations rounds, against a fixed dummy hash, and
+ * answers false: a sign-in then takes as long for an unknown email as for a
+ * known one whose hash has the current iteration count.
+ */
+Datum
+qr_event_verify_password(PG_FUNCTION_ARGS)
+{
+	text	   *password;
+	PasswordStatus status;
+	bool		match = false;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_BOOL(false);
+	password = PG_GETARG_TEXT_PP(0);
+	if (PG_ARGISNULL(1))
+		status = PasswordDummyVerify(VARDATA_ANY(password), VARSIZE_ANY_EXHDR(password),
+									 qr_event_password_iterations);
+	else
+		status = PasswordVerify(VARDATA_ANY(password), VARSIZE_ANY_EXHDR(password),
+								text_to_cstring(PG_GETARG_TEXT_PP(1)), &match);
+	if (status != PASSWORD_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not verify the password")));
+	PG_RETURN_BOOL(match);
 }

@@ -1,7 +1,7 @@
 /*
  * password.h
  *		Salted PBKDF2-HMAC-SHA256 password hashes in the text form stored in
- *		qr_event.accounts.password_hash.
+ *		qr_event.accounts.password_hash, and their verification.
  */
 #ifndef QR_EVENT_PASSWORD_H
 #define QR_EVENT_PASSWORD_H
@@ -19,5 +19,9 @@ typedef enum PasswordStatus
 
 extern PasswordStatus PasswordHash(const char *password, int len,
 								   int iterations, char **hash);
+extern PasswordStatus PasswordVerify(const char *password, int len,
+									 const char *hash, bool *match);
+extern PasswordStatus PasswordDummyVerify(const char *password, int len,
+										  int iterations);
 
 #endif							/* QR_EVENT_PASSWORD_H */

@@ -10,6 +10,6 @@
  * qr_event.control, so qr_event.version() tells a DBA whether the loaded
  * library matches the installed SQL objects.
  */
-#define QR_EVENT_VERSION "0.4.0"
+#define QR_EVENT_VERSION "0.5.0"
 
 #endif							/* QR_EVENT_H */

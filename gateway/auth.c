@@ -81,3 +81,31 @@ auth_request(struct request *rq)
 	rq->authenticated = true;
 	return true;
 }
+
+/*
+ * Whether the route admits the caller: 401 (authentication required) for a
+ * route that needs a token when none came, 403 when the token is of the
+ * other kind (a guest on an account's route, or the reverse). Returns false
+ * when it answered.
+ */
+bool
+auth_admits(struct request *rq)
+{
+	enum route_auth need = rq->match.route->auth;
+	bool		guest = rq->authenticated && rq->claims.role == JWT_ROLE_GUEST;
+
+	if (need == ROUTE_AUTH_ANYONE)
+		return true;
+	if (!rq->authenticated)
+	{
+		respond_error_code(rq, API_ERROR_UNAUTHORIZED, "authentication required");
+		return false;
+	}
+	if ((need == ROUTE_AUTH_GUEST) != guest)
+	{
+		respond_error_code(rq, API_ERROR_FORBIDDEN,
+						   guest ? "this route is for accounts" : "this route is for guests");
+		return false;
+	}
+	return true;
+}

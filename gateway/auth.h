@@ -24,5 +24,6 @@ enum auth_header
 
 extern enum auth_header auth_parse_header(const char *value, const char **token, size_t *len);
 extern bool auth_request(struct request *rq);
+extern bool auth_admits(struct request *rq);
 
 #endif

@@ -247,7 +247,25 @@ db_send(PGconn *conn, const char *sql, int nparams, const char *const *params,
 	return pending == 0 ? DB_OK : DB_UNAVAILABLE;
 }
 
-/* Keep the first result, or the SQLSTATE of the first error */
+/* Copies an error field of res into out, cut at a UTF-8 character boundary */
+static void
+copy_field(const PGresult *res, int field, char *out, size_t size)
+{
+	const char *text = PQresultErrorField(res, field);
+	size_t		len = text ? strlen(text) : 0;
+
+	if (len >= size)
+	{
+		len = size - 1;
+		while (len > 0 && ((unsigned char) text[len] & 0xC0) == 0x80)
+			len--;
+	}
+	if (len > 0)
+		memcpy(out, text, len);
+	out[len] = '\0';
+}
+
+/* Keep the first result, or the SQLSTATE and messages of the first error */
 static void
 db_take_result(PGresult *res, struct db_result *result, bool *failed)
 {
@@ -267,6 +285,8 @@ db_take_result(PGresult *res, struct db_result *result, bool *failed)
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (state != NULL)
 		strncpy(result->sqlstate, state, sizeof(result->sqlstate) - 1);
+	copy_field(res, PG_DIAG_MESSAGE_PRIMARY, result->message, sizeof(result->message));
+	copy_field(res, PG_DIAG_MESSAGE_HINT, result->hint, sizeof(result->hint));
 	log_db_problem("postgres statement failed", PQresultErrorMessage(res));
 	PQclear(res);
 }

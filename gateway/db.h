@@ -19,10 +19,14 @@ enum db_status
 	DB_SQL_ERROR				/* the server refused the statement (SQLSTATE) */
 };
 
+#define DB_MESSAGE_SIZE 512
+
 struct db_result
 {
 	PGresult   *res;			/* when DB_OK; the caller PQclear()s it */
 	char		sqlstate[6];	/* when DB_SQL_ERROR */
+	char		message[DB_MESSAGE_SIZE];	/* its primary message, cut to fit */
+	char		hint[DB_MESSAGE_SIZE];	/* its hint, "" when none */
 };
 
 struct db_conn;

@@ -259,7 +259,7 @@ request_dispatch(struct request *rq)
 			respond_error_code(rq, API_ERROR_NOT_FOUND, NULL);
 		return;
 	}
-	if (!auth_request(rq))
+	if (!auth_request(rq) || !auth_admits(rq))
 	{
 		rq->close = request_has_body(rq);
 		return;

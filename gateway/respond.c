@@ -44,14 +44,20 @@ respond_error_info(enum api_error error)
 	return &api_errors[error];
 }
 
-/* Append ,"meta":{...} and the closing brace of an envelope */
+/* Append ,"meta":{...} (with "count" unless NULL) and the closing brace */
 static void
-append_meta(struct json_buf *out, const char *timestamp, const char *request_id)
+append_meta(struct json_buf *out, const char *timestamp, const char *request_id,
+			const char *count)
 {
 	json_buf_puts(out, ",\"meta\":{\"timestamp\":");
 	json_buf_cstring(out, timestamp);
 	json_buf_puts(out, ",\"request_id\":");
 	json_buf_cstring(out, request_id);
+	if (count != NULL)
+	{
+		json_buf_puts(out, ",\"count\":");
+		json_buf_cstring(out, count[0] != '\0' ? count : NULL);
+	}
 	json_buf_puts(out, "}}");
 }
 
@@ -60,9 +66,26 @@ bool
 respond_build_success(struct json_buf *out, const char *data_json,
 					  const char *timestamp, const char *request_id)
 {
+	return respond_build_page(out, data_json, NULL, NULL, timestamp, request_id);
+}
+
+/*
+ * Build the success envelope of a list page: "pagination" (raw JSON) after
+ * "data", and meta.count ("exact", "estimated", or "" for null); either is
+ * left out when NULL.
+ */
+bool
+respond_build_page(struct json_buf *out, const char *data_json, const char *pagination_json,
+				   const char *count, const char *timestamp, const char *request_id)
+{
 	json_buf_puts(out, "{\"success\":true,\"data\":");
 	json_buf_puts(out, data_json ? data_json : "null");
-	append_meta(out, timestamp, request_id);
+	if (pagination_json != NULL)
+	{
+		json_buf_puts(out, ",\"pagination\":");
+		json_buf_puts(out, pagination_json);
+	}
+	append_meta(out, timestamp, request_id, count);
 	return !out->failed;
 }
 
@@ -104,7 +127,7 @@ respond_build_error(struct json_buf *out, const struct error_reply *reply,
 	if (reply->error == API_ERROR_RATE_LIMITED)
 		json_buf_printf(out, ",\"retryAfter\":%d", reply_retry_after(reply));
 	json_buf_puts(out, "}");
-	append_meta(out, timestamp, request_id);
+	append_meta(out, timestamp, request_id, NULL);
 	return !out->failed;
 }
 
@@ -227,12 +250,20 @@ respond_out_of_memory(struct request *rq, const char *timestamp)
 void
 respond_data(struct request *rq, int status, const char *data_json)
 {
+	respond_page(rq, status, data_json, NULL, NULL);
+}
+
+/* Answer with the success envelope of a page (see respond_build_page) */
+void
+respond_page(struct request *rq, int status, const char *data_json,
+			 const char *pagination_json, const char *count)
+{
 	struct json_buf body;
 	char		ts[JSON_TIMESTAMP_SIZE];
 
 	timestamp_now(ts, sizeof(ts));
 	json_buf_init(&body);
-	if (respond_build_success(&body, data_json, ts, rq->id))
+	if (respond_build_page(&body, data_json, pagination_json, count, ts, rq->id))
 		respond_send(rq, status, body.data, body.len, 0);
 	else
 		respond_out_of_memory(rq, ts);

@@ -56,7 +56,12 @@ extern bool respond_build_success(struct json_buf *out, const char *data_json,
 								  const char *timestamp, const char *request_id);
 extern bool respond_build_error(struct json_buf *out, const struct error_reply *reply,
 								const char *timestamp, const char *request_id);
+extern bool respond_build_page(struct json_buf *out, const char *data_json,
+							   const char *pagination_json, const char *count,
+							   const char *timestamp, const char *request_id);
 extern void respond_data(struct request *rq, int status, const char *data_json);
+extern void respond_page(struct request *rq, int status, const char *data_json,
+						 const char *pagination_json, const char *count);
 extern void respond_error(struct request *rq, const struct error_reply *reply);
 extern void respond_error_code(struct request *rq, enum api_error error,
 							   const char *message);

@@ -22,7 +22,9 @@ typedef void (*route_handler) (struct request *rq);
 /* Who may call a route */
 enum route_auth
 {
-	ROUTE_AUTH_ANYONE
+	ROUTE_AUTH_ANYONE,			/* public: a token is optional */
+	ROUTE_AUTH_ACCOUNT,			/* an account's token (organizer or staff) */
+	ROUTE_AUTH_GUEST			/* a guest's token */
 };
 
 /* How a route's answers are cached in Redis */

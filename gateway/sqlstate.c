@@ -39,6 +39,7 @@ static const struct sqlstate_rule rules[] = {
 	{"25006", API_ERROR_SERVICE_UNAVAILABLE, false},	/* read_only_sql_transaction: a replica */
 	/* classes */
 	{"22", API_ERROR_BAD_REQUEST, true},	/* data exception: bad input */
+	{"28", API_ERROR_UNAUTHORIZED, true},	/* invalid authorization: bad credentials */
 	{"08", API_ERROR_SERVICE_UNAVAILABLE, false},	/* connection exception */
 	{"53", API_ERROR_SERVICE_UNAVAILABLE, false},	/* insufficient resources */
 };

@@ -55,6 +55,27 @@ test_success_null_data(void **state)
 	json_buf_free(&buf);
 }
 
+/* A list page carries pagination after data and meta.count */
+static void
+test_page_envelope(void **state)
+{
+	struct json_buf buf;
+
+	(void) state;
+	json_buf_init(&buf);
+	assert_true(respond_build_page(&buf, "[1,2]", "{\"limit\":2,\"hasNext\":true}", "exact", TS, RID));
+	assert_string_equal(json_buf_text(&buf),
+						"{\"success\":true,\"data\":[1,2],\"pagination\":{\"limit\":2,\"hasNext\":true},"
+						"\"meta\":{\"timestamp\":\"" TS "\",\"request_id\":\"" RID "\",\"count\":\"exact\"}}");
+	json_buf_free(&buf);
+	json_buf_init(&buf);
+	assert_true(respond_build_page(&buf, "[]", "{}", "", TS, RID));
+	assert_string_equal(json_buf_text(&buf),
+						"{\"success\":true,\"data\":[],\"pagination\":{},"
+						"\"meta\":{\"timestamp\":\"" TS "\",\"request_id\":\"" RID "\",\"count\":null}}");
+	json_buf_free(&buf);
+}
+
 /* An error without message, details or hint takes the defaults */
 static void
 test_error_defaults(void **state)
@@ -170,6 +191,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_success_envelope),
 		cmocka_unit_test(test_success_null_data),
+		cmocka_unit_test(test_page_envelope),
 		cmocka_unit_test(test_error_defaults),
 		cmocka_unit_test(test_error_message_details_hint),
 		cmocka_unit_test(test_rate_limited_has_retry_after),

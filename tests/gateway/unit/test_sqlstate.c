@@ -34,6 +34,8 @@ test_client_errors(void **state)
 	assert_maps("23502", 400, true);
 	assert_maps("428C9", 400, true);
 	assert_maps("54000", 400, true);
+	assert_maps("28P01", 401, true);
+	assert_maps("28000", 401, true);
 	assert_maps("42501", 403, true);
 	assert_maps("P0002", 404, true);
 	assert_maps("23505", 409, true);

@@ -1,0 +1,186 @@
+/*
+ * handlers_api.c
+ *		The one handler of every REST route that calls a SQL function.
+ *
+ * A route names its function; the request becomes one statement, one round
+ * trip: SELECT qr_event.<function>(claims, params, body) with the verified
+ * claims, the path and query parameters and the JSON body as jsonb, and
+ * Postgres splits the function's answer into data, pagination, count and
+ * status.  The database validates the body and authorises from the claims;
+ * its errors go through the SQLSTATE table.  Runs in the worker thread
+ * serving the request, on that thread's connection.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <civetweb.h>
+
+#include "db.h"
+#include "handlers.h"
+#include "json.h"
+#include "query.h"
+#include "respond.h"
+#include "server.h"
+#include "sqlstate.h"
+
+#define API_SQL_SIZE 320
+
+/* The verified claims as JSON, or false (SQL NULL) for an anonymous caller */
+static bool
+claims_json(const struct request *rq, struct json_buf *out)
+{
+	if (!rq->authenticated)
+		return false;
+	json_buf_puts(out, "{\"sub\":");
+	json_buf_cstring(out, rq->claims.sub);
+	json_buf_printf(out, ",\"role\":\"%s\",\"tier\":\"%s\",\"event\":",
+					jwt_role_name(rq->claims.role), jwt_tier_name(rq->claims.tier));
+	if (rq->claims.event > 0)
+		json_buf_printf(out, "%lld}", (long long) rq->claims.event);
+	else
+		json_buf_puts(out, "null}");
+	return true;
+}
+
+/*
+ * The path and query parameters as one JSON object of strings; false, with
+ * *error set, for a query string query_parse refuses or a name given both
+ * in the path and the query.
+ */
+static bool
+params_json(const struct request *rq, struct json_buf *out, const char **error)
+{
+	struct query_param query[QUERY_MAX_PARAMS];
+	char		decoded[QUERY_MAX_TEXT];
+	int			n = query_parse(mg_get_request_info(rq->conn)->query_string, query,
+								QUERY_MAX_PARAMS, decoded, sizeof(decoded), error);
+
+	if (n < 0)
+		return false;
+	json_buf_puts(out, "{");
+	for (int i = 0; i < rq->match.param_count; i++)
+	{
+		const struct route_param *p = &rq->match.params[i];
+
+		json_buf_puts(out, i ? "," : "");
+		json_buf_string(out, p->name, p->name_len);
+		json_buf_puts(out, ":");
+		json_buf_string(out, p->value, p->value_len);
+		for (int j = 0; j < n; j++)
+			if (strlen(query[j].name) == p->name_len && strncmp(query[j].name, p->name, p->name_len) == 0)
+				return *error = "a query parameter repeats a path parameter", false;
+	}
+	for (int j = 0; j < n; j++)
+	{
+		json_buf_puts(out, rq->match.param_count + j ? "," : "");
+		json_buf_cstring(out, query[j].name);
+		json_buf_puts(out, ":");
+		json_buf_cstring(out, query[j].value);
+	}
+	json_buf_puts(out, "}");
+	return true;
+}
+
+/* Whether the body is declared JSON (application/json, any parameters) */
+static bool
+body_is_json(const struct request *rq)
+{
+	const char *type = mg_get_header(rq->conn, "Content-Type");
+	size_t		len = strlen("application/json");
+
+	return type != NULL && strncasecmp(type, "application/json", len) == 0 &&
+		(type[len] == '\0' || type[len] == ';' || type[len] == ' ');
+}
+
+/*
+ * Whether a body, if any, is declared JSON and is UTF-8 (its JSON is parsed
+ * by the database); false when it answered 415 or 400.
+ */
+bool
+api_body_acceptable(struct request *rq)
+{
+	if (rq->body == NULL)
+		return true;
+	if (!body_is_json(rq))
+	{
+		respond_error_code(rq, API_ERROR_UNSUPPORTED_MEDIA_TYPE, "the body must be application/json");
+		return false;
+	}
+	if (!json_utf8_valid(rq->body, rq->body_len))
+	{
+		respond_error_code(rq, API_ERROR_BAD_REQUEST, "the body is not UTF-8");
+		return false;
+	}
+	return true;
+}
+
+/* Answers a database failure through the SQLSTATE table */
+void
+api_respond_db_failure(struct request *rq, enum db_status status, const struct db_result *result)
+{
+	struct sqlstate_mapping m;
+	struct error_reply reply = {0};
+
+	if (status == DB_TIMEOUT)
+		reply.error = API_ERROR_GATEWAY_TIMEOUT;
+	else if (status == DB_UNAVAILABLE)
+		reply.error = API_ERROR_SERVICE_UNAVAILABLE;
+	else
+	{
+		m = sqlstate_map(result->sqlstate);
+		reply.error = m.error;
+		if (m.show_message)
+		{
+			reply.message = result->message[0] ? result->message : NULL;
+			reply.hint = result->hint[0] ? result->hint : NULL;
+		}
+	}
+	respond_error(rq, &reply);
+}
+
+/* Calls the route's SQL function and relays its answer */
+void
+handle_sql_route(struct request *rq)
+{
+	char		sql[API_SQL_SIZE];
+	struct json_buf claims;
+	struct json_buf params;
+	const char *values[3];
+	const char *error = NULL;
+	struct db_result result;
+	enum db_status status;
+
+	if (!api_body_acceptable(rq))
+		return;
+	json_buf_init(&claims);
+	json_buf_init(&params);
+	values[0] = claims_json(rq, &claims) ? json_buf_text(&claims) : NULL;
+	if (!params_json(rq, &params, &error))
+		respond_error_code(rq, API_ERROR_BAD_REQUEST, error);
+	else if (claims.failed || params.failed)
+		respond_error_code(rq, API_ERROR_INTERNAL, NULL);
+	else
+	{
+		values[1] = json_buf_text(&params);
+		values[2] = rq->body;
+		snprintf(sql, sizeof(sql),
+				 "SELECT r->'data', r->'pagination', r->>'count', coalesce((r->>'status')::int, 200)"
+				 " FROM qr_event.%s($1::jsonb, $2::jsonb, $3::jsonb) AS r",
+				 rq->match.route->sql_function);
+		status = db_query(rq->worker ? rq->worker->db : NULL, sql, 3, values, &result);
+		if (status != DB_OK)
+			api_respond_db_failure(rq, status, &result);
+		else if (PQntuples(result.res) != 1 || PQgetisnull(result.res, 0, 0))
+			respond_error_code(rq, API_ERROR_INTERNAL, NULL);
+		else
+			respond_page(rq, atoi(PQgetvalue(result.res, 0, 3)) == 201 ? 201 : 200,
+						 PQgetvalue(result.res, 0, 0),
+						 PQgetisnull(result.res, 0, 1) ? NULL : PQgetvalue(result.res, 0, 1),
+						 PQgetisnull(result.res, 0, 1) ? NULL : PQgetvalue(result.res, 0, 2));
+		PQclear(result.res);
+	}
+	json_buf_free(&claims);
+	json_buf_free(&params);
+}

@@ -1,0 +1,100 @@
+/*
+ * test_query.c
+ *		Unit tests of gateway/query.c: decoding and refusing query strings.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "query.h"
+
+static struct query_param params[QUERY_MAX_PARAMS];
+static char buf[QUERY_MAX_TEXT];
+
+static int
+parse(const char *qs, const char **error)
+{
+	return query_parse(qs, params, QUERY_MAX_PARAMS, buf, sizeof(buf), error);
+}
+
+/* Names, values, escapes and '+' */
+static void
+test_decoding(void **state)
+{
+	const char *error;
+
+	(void) state;
+	assert_int_equal(parse(NULL, &error), 0);
+	assert_int_equal(parse("", &error), 0);
+	assert_int_equal(parse("limit=20&cursor=AQ-_x&rank_mode=dense", &error), 3);
+	assert_string_equal(params[0].name, "limit");
+	assert_string_equal(params[0].value, "20");
+	assert_string_equal(params[1].value, "AQ-_x");
+	assert_string_equal(params[2].name, "rank_mode");
+	assert_int_equal(parse("q=a%20b+c%2B%26%3d&empty=&flag", &error), 3);
+	assert_string_equal(params[0].value, "a b c+&=");
+	assert_string_equal(params[1].value, "");
+	assert_string_equal(params[2].name, "flag");
+	assert_string_equal(params[2].value, "");
+	assert_int_equal(parse("&&a=1&", &error), 1);
+	assert_int_equal(parse("name=Zo%C3%AB", &error), 1);
+	assert_string_equal(params[0].value, "Zo\xc3\xab");
+}
+
+/* Everything that could make a request mean two things, or hide bytes */
+static void
+test_refusals(void **state)
+{
+	static const char *const bad[] = {
+		"a=1&a=2", "a=%", "a=%2", "a=%zz", "a=%00", "=1", "A=1", "a-b=1", "a%3D=1",
+		"a=%C3", "a=%ff%fe", "abcdefghijklmnopqrstuvwxyz0123456=1",
+	};
+	const char *error;
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		error = NULL;
+		assert_int_equal(parse(bad[i], &error), -1);
+		assert_non_null(error);
+	}
+	parse("a=1&a=2", &error);
+	assert_string_equal(error, "a query parameter appears more than once");
+}
+
+/* Limits: parameters and decoded bytes */
+static void
+test_limits(void **state)
+{
+	char		qs[4096] = "";
+	char		small[8];
+	const char *error;
+
+	(void) state;
+	for (int i = 0; i < QUERY_MAX_PARAMS + 1; i++)
+	{
+		char		part[16];
+
+		snprintf(part, sizeof(part), "%sp%d=1", i ? "&" : "", i);
+		strcat(qs, part);
+	}
+	assert_int_equal(parse(qs, &error), -1);
+	assert_string_equal(error, "too many query parameters");
+	assert_int_equal(query_parse("abc=defgh", params, QUERY_MAX_PARAMS, small, sizeof(small), &error), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decoding),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
