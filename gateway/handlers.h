@@ -15,6 +15,7 @@ extern void handle_healthz(struct request *rq);
 extern void handle_readyz(struct request *rq);
 extern void handle_sql_route(struct request *rq);
 extern void handle_token_route(struct request *rq);
+extern void handle_openapi(struct request *rq);
 
 /* Shared by the API handlers (handlers_api.c) */
 extern bool api_body_acceptable(struct request *rq);

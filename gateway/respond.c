@@ -246,6 +246,13 @@ respond_out_of_memory(struct request *rq, const char *timestamp)
 	respond_send(rq, 500, body, (size_t) len, 0);
 }
 
+/* Answer with a JSON document as it is, without an envelope */
+void
+respond_raw_json(struct request *rq, int status, const char *json, size_t len)
+{
+	respond_send(rq, status, json, len, 0);
+}
+
 /* Answer with the success envelope around data_json (raw JSON) */
 void
 respond_data(struct request *rq, int status, const char *data_json)

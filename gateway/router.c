@@ -44,6 +44,8 @@ static const struct route routes[] = {
 	SQL_ROUTE("GET", "/api/games/{id}/leaderboard/{participation_id}", ROUTE_AUTH_ANYONE,
 			  "http_leaderboard_entry"),
 	SQL_ROUTE("POST", "/api/games/{id}/play", ROUTE_AUTH_GUEST, "http_play"),
+	{"GET", "/api/openapi.json", handle_openapi, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
+	ROUTE_RATE_NONE, NULL},
 };
 
 /* One '/'-separated piece of a path or pattern */
@@ -223,4 +225,12 @@ router_find(const char *method, const char *path, struct route_match *match)
 {
 	return router_match(routes, sizeof(routes) / sizeof(routes[0]), method,
 						path, match);
+}
+
+/* The route table itself, for documents generated from it (openapi.c) */
+const struct route *
+router_routes(size_t *count)
+{
+	*count = sizeof(routes) / sizeof(routes[0]);
+	return routes;
 }

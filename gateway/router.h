@@ -80,5 +80,6 @@ extern enum route_result router_match(const struct route *table, size_t count,
 									  struct route_match *match);
 extern enum route_result router_find(const char *method, const char *path,
 									 struct route_match *match);
+extern const struct route *router_routes(size_t *count);
 
 #endif
