@@ -9,6 +9,7 @@ QR_PACKAGES=(
     redis-server libhiredis-dev libcivetweb-dev libssl-dev openssl
     libcmocka-dev
     clang libclang-rt-14-dev
+    wrk
 )
 
 missing=()

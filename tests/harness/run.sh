@@ -65,6 +65,8 @@ if [ -z "$ready" ]; then
     exit 1
 fi
 
+game=$(psql -X -q -t -A -d qr_event_demo -c "SELECT id FROM qr_event.games WHERE title = 'Trivia Night'")
+
 cat <<BANNER
 
   QR Event is running.
@@ -73,10 +75,16 @@ cat <<BANNER
   PostgreSQL   $pg_conninfo
   Redis        $redis_addr
 
-  Try:
-    curl -s http://$listen/healthz
+  The whole flow with curl (log in, create an event, add a guest, issue a QR code,
+  scan it twice, play, read the leaderboard) is in README.md, "A walk through the API
+  with curl"; set BASE=http://$listen, then paste its block. It starts with:
+
+    curl -s -X POST http://$listen/api/auth/login -H 'Content-Type: application/json' \\
+         -d '{"email": "organiser@demo.qr-event.test", "password": "demo-organiser-pass"}'
+    curl -s 'http://$listen/api/games/$game/leaderboard?limit=5'
+
+  Also:
     curl -s http://$listen/readyz
-    curl -s -i http://$listen/api/no-such-route
     psql "$pg_conninfo" -c "SELECT title, score_policy, count(*) FROM qr_event.games g JOIN qr_event.game_participations p ON p.game_id = g.id GROUP BY 1, 2 ORDER BY 1"
 
   Ctrl-C stops everything.
