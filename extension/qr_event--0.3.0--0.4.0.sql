@@ -4,7 +4,6 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION qr_event UPDATE TO '0.4.0'" to load this file. \quit
 
--- [audit C functions: begin] ------------------------------------------------
 -- ---------------------------------------------------------------------------
 -- The hash chain of qr_code_events (audit_hash.c, audit_verify.c).  Every
 -- event's hash is SHA-256 of its canonical encoding v1, which includes the
@@ -103,9 +102,7 @@ COMMENT ON FUNCTION qr_event.audit_digest(bigint) IS
 
 REVOKE ALL ON FUNCTION qr_event.verify_audit(text, bigint), qr_event.audit_digest(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION qr_event.verify_audit(text, bigint), qr_event.audit_digest(bigint) TO qr_analyst;
--- [audit C functions: end] --------------------------------------------------
 
--- [audit commands: begin] ---------------------------------------------------
 -- ---------------------------------------------------------------------------
 -- The projection gains the head of each code's chain (so a command links its
 -- event without looking the previous one up) and the code that replaced it.
@@ -800,4 +797,3 @@ COMMENT ON VIEW qr_event.suspicious_scans IS
 
 REVOKE ALL ON qr_event.audit_timeline, qr_event.scan_stats, qr_event.suspicious_scans FROM PUBLIC;
 GRANT SELECT ON qr_event.audit_timeline, qr_event.scan_stats, qr_event.suspicious_scans TO qr_analyst;
--- [audit commands: end] -----------------------------------------------------
