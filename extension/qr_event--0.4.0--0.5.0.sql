@@ -141,6 +141,27 @@ RETURN qr_event.http_param(params, name, '^[1-9][0-9]{0,17}$', 'a positive integ
 COMMENT ON FUNCTION qr_event.http_id(jsonb, text) IS
     'A path parameter naming a row (id, guest_id, ...) as bigint: 22004 when absent, 22023 unless a positive integer';
 
+-- The event of the path, for a caller who organises it; P0002 otherwise, as
+-- for a missing event.
+CREATE FUNCTION qr_event.http_organised_event(claims jsonb, params jsonb)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    event   bigint := qr_event.http_id(params, 'id');
+BEGIN
+    IF NOT qr_event.is_event_organiser(qr_event.http_account(claims), event) THEN
+        RAISE EXCEPTION 'event not found' USING ERRCODE = 'P0002';
+    END IF;
+    RETURN event;
+END
+$$;
+
+COMMENT ON FUNCTION qr_event.http_organised_event(jsonb, jsonb) IS
+    'The path''s event id (params.id) when the claims'' account organises it; 28000 or 42501 for callers that are '
+    'not accounts, P0002 event not found for anyone else';
+
 -- The QR token of a path.
 CREATE FUNCTION qr_event.http_token(params jsonb)
 RETURNS text
@@ -242,7 +263,7 @@ COMMENT ON FUNCTION qr_event.http_field(jsonb, text, text) IS
 
 REVOKE ALL ON FUNCTION qr_event.http_account(jsonb), qr_event.http_guest(jsonb),
     qr_event.http_param(jsonb, text, text, text, boolean), qr_event.http_id(jsonb, text),
-    qr_event.http_token(jsonb), qr_event.http_page(jsonb),
+    qr_event.http_organised_event(jsonb, jsonb), qr_event.http_token(jsonb), qr_event.http_page(jsonb),
     qr_event.http_body_fields(jsonb, text[], text[]), qr_event.http_field(jsonb, text, text) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
@@ -375,12 +396,8 @@ LANGUAGE plpgsql STABLE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    account bigint := qr_event.http_account(claims);
-    event   bigint := qr_event.http_id(params, 'id');
+    event   bigint := qr_event.http_organised_event(claims, params);
 BEGIN
-    IF NOT qr_event.is_event_organiser(account, event) THEN
-        RAISE EXCEPTION 'event not found' USING ERRCODE = 'P0002';
-    END IF;
     RETURN jsonb_build_object('data', jsonb_build_object(
         'event_id', event,
         'guests', (SELECT count(*) FROM qr_event.guests g WHERE g.event_id = event),
@@ -433,14 +450,10 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    account bigint := qr_event.http_account(claims);
-    event   bigint := qr_event.http_id(params, 'id');
+    event   bigint := qr_event.http_organised_event(claims, params);
     b       jsonb;
     g       qr_event.guests;
 BEGIN
-    IF NOT qr_event.is_event_organiser(account, event) THEN
-        RAISE EXCEPTION 'event not found' USING ERRCODE = 'P0002';
-    END IF;
     b := qr_event.http_body_fields(body, '{first_name,last_name,email,family_id}', '{first_name}');
     INSERT INTO qr_event.guests (event_id, family_id, first_name, last_name, email)
     VALUES (event, qr_event.http_field(b, 'family_id', 'integer')::bigint,
@@ -478,14 +491,10 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    account bigint := qr_event.http_account(claims);
-    event   bigint := qr_event.http_id(params, 'id');
+    event   bigint := qr_event.http_organised_event(claims, params);
     b       jsonb;
     f       qr_event.families;
 BEGIN
-    IF NOT qr_event.is_event_organiser(account, event) THEN
-        RAISE EXCEPTION 'event not found' USING ERRCODE = 'P0002';
-    END IF;
     b := qr_event.http_body_fields(body, '{name}', '{name}');
     INSERT INTO qr_event.families (event_id, name)
     VALUES (event, qr_event.http_field(b, 'name', 'string'))
@@ -519,14 +528,10 @@ LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    account bigint := qr_event.http_account(claims);
-    event   bigint := qr_event.http_id(params, 'id');
+    event   bigint := qr_event.http_organised_event(claims, params);
     b       jsonb;
     g       qr_event.games;
 BEGIN
-    IF NOT qr_event.is_event_organiser(account, event) THEN
-        RAISE EXCEPTION 'event not found' USING ERRCODE = 'P0002';
-    END IF;
     b := qr_event.http_body_fields(body, '{title,score_policy}', '{title}');
     INSERT INTO qr_event.games (event_id, title, score_policy)
     VALUES (event, qr_event.http_field(b, 'title', 'string'),

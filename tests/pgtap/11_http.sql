@@ -3,7 +3,7 @@
 -- and executable by qr_gateway_role only; their helpers, executable by nobody; and
 -- verify_password
 BEGIN;
-SELECT plan(223);
+SELECT plan(228);
 
 -- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
 \ir lib/sqlstate_as.sql
@@ -38,6 +38,7 @@ INSERT INTO tap_http_helper VALUES
     ('http_guest', ARRAY['jsonb']),
     ('http_param', ARRAY['jsonb', 'text', 'text', 'text', 'boolean']),
     ('http_id', ARRAY['jsonb', 'text']),
+    ('http_organised_event', ARRAY['jsonb', 'jsonb']),
     ('http_token', ARRAY['jsonb']),
     ('http_page', ARRAY['jsonb']),
     ('http_body_fields', ARRAY['jsonb', 'text[]', 'text[]']),
