@@ -38,6 +38,7 @@
 #include "utils/typcache.h"
 
 #include "audit.h"
+#include "kept_plan.h"
 
 PG_FUNCTION_INFO_V1(qr_event_audit_encode);
 PG_FUNCTION_INFO_V1(qr_event_audit_hash);
@@ -81,6 +82,7 @@ static const char *const prev_hash_sql =
 " AND version OPERATOR(pg_catalog.=) $2";
 
 static SPIPlanPtr prev_hash_plan;
+static Oid	prev_hash_types[2] = {INT8OID, INT4OID};
 
 void
 AuditMapColumns(TupleDesc desc, AuditColumns *cols)
@@ -380,20 +382,8 @@ lookup_hash(int64 qr_code_id, int32 version, bool *found)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	if (prev_hash_plan == NULL)
-	{
-		Oid			types[2] = {INT8OID, INT4OID};
-		SPIPlanPtr	plan = SPI_prepare(prev_hash_sql, 2, types);
-
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-				 prev_hash_sql, SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		prev_hash_plan = plan;
-	}
-
-	rc = SPI_execute_plan(prev_hash_plan, args, NULL, false, 1);
+	rc = SPI_execute_plan(KeptPlan(&prev_hash_plan, prev_hash_sql, 2, prev_hash_types, 0),
+						  args, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "audit_chain: lookup of the previous event failed: %s",
 			 SPI_result_code_string(rc));

@@ -48,6 +48,7 @@
 #include "utils/xid8.h"
 
 #include "guc.h"
+#include "kept_plan.h"
 
 PG_FUNCTION_INFO_V1(qr_event_leaderboard_capture);
 
@@ -62,6 +63,7 @@ static const char *const compact_sql =
 
 static SPIPlanPtr game_exists_plan;
 static SPIPlanPtr compact_plan;
+static Oid int8_arg[1] = {INT8OID};
 
 /*
  * Games due for compaction at the end of the current statement, in
@@ -78,30 +80,6 @@ typedef struct CapturedRow
 	int64		score;
 } CapturedRow;
 
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
-static void
-prepare_plans(void)
-{
-	Oid			types[1] = {INT8OID};
-
-	if (game_exists_plan == NULL)
-		game_exists_plan = prepare_kept(game_exists_sql, 1, types);
-	if (compact_plan == NULL)
-		compact_plan = prepare_kept(compact_sql, 1, types);
-}
-
 static void
 connect_spi(void)
 {
@@ -109,7 +87,6 @@ connect_spi(void)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	prepare_plans();
 }
 
 static int
@@ -153,7 +130,8 @@ game_exists(int64 game_id)
 	int			rc;
 
 	connect_spi();
-	rc = SPI_execute_plan(game_exists_plan, values, NULL, false, 1);
+	rc = SPI_execute_plan(KeptPlan(&game_exists_plan, game_exists_sql, 1, int8_arg, 0),
+						  values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "leaderboard_capture: game lookup failed: %s",
 			 SPI_result_code_string(rc));
@@ -334,7 +312,8 @@ compact_due_games(void)
 	{
 		Datum		values[1] = {Int64GetDatum(*(int64 *) lfirst(lc))};
 
-		rc = SPI_execute_plan(compact_plan, values, NULL, false, 1);
+		rc = SPI_execute_plan(KeptPlan(&compact_plan, compact_sql, 1, int8_arg, 0),
+							  values, NULL, false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "leaderboard_capture: compaction failed: %s",
 				 SPI_result_code_string(rc));

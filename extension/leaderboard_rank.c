@@ -18,6 +18,7 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "kept_plan.h"
 #include "leaderboard.h"
 
 PG_FUNCTION_INFO_V1(qr_event_leaderboard_rank);
@@ -83,23 +84,6 @@ static SPIPlanPtr ordinal_above_plan;
 static SPIPlanPtr game_exists_plan;
 static SPIPlanPtr participation_plan;
 
-/* Returns *plan, preparing and keeping it on first use */
-static SPIPlanPtr
-KeptPlan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = p;
-	}
-	return *plan;
-}
-
 /* Runs a read-only plan expected to return one non-null bigint */
 static int64
 ScalarInt64(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *values)
@@ -109,7 +93,7 @@ ScalarInt64(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, Datum *
 	int64		result;
 
 	SPI_connect();
-	if (SPI_execute_plan(KeptPlan(plan, sql, nargs, argtypes), values, NULL, true, 1) != SPI_OK_SELECT
+	if (SPI_execute_plan(KeptPlan(plan, sql, nargs, argtypes, 0), values, NULL, true, 1) != SPI_OK_SELECT
 		|| SPI_processed != 1)
 		elog(ERROR, "leaderboard count returned no row");
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -146,7 +130,7 @@ LeaderboardRequireGame(int64 game_id)
 	uint64		found;
 
 	SPI_connect();
-	if (SPI_execute_plan(KeptPlan(&game_exists_plan, game_exists_sql, 1, argtypes),
+	if (SPI_execute_plan(KeptPlan(&game_exists_plan, game_exists_sql, 1, argtypes, 0),
 						 values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "game lookup failed");
 	found = SPI_processed;
@@ -227,7 +211,7 @@ LoadParticipation(int64 game_id, int64 participation_id)
 	bool		completed = false;
 
 	SPI_connect();
-	if (SPI_execute_plan(KeptPlan(&participation_plan, participation_sql, 1, argtypes),
+	if (SPI_execute_plan(KeptPlan(&participation_plan, participation_sql, 1, argtypes, 0),
 						 values, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "participation lookup failed");
 	if (SPI_processed == 1)

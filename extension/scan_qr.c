@@ -48,6 +48,7 @@
 
 #include "audit.h"
 #include "audit_append.h"
+#include "kept_plan.h"
 #include "guc.h"
 
 PG_FUNCTION_INFO_V1(qr_event_scan_qr);
@@ -93,19 +94,6 @@ static const char *const unknown_sql =
  * The scan
  * ---------------------------------------------------------------------------
  */
-
-static SPIPlanPtr
-prepare_kept(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
 /* Checks a gate, device or actor argument as qr_check_text does */
 static void
@@ -246,18 +234,13 @@ qr_event_scan_qr(PG_FUNCTION_ARGS)
 
 	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(rc));
-	if (lock_plan == NULL)
 	{
-		Oid			types[1] = {TEXTOID};
-
-		lock_plan = prepare_kept(lock_sql, 1, types);
-	}
-	if (move_plan == NULL)
-	{
-		Oid			types[7] = {INT8OID, BOOLOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
+		Oid			lock_types[1] = {TEXTOID};
+		Oid			move_types[7] = {INT8OID, BOOLOID, TIMESTAMPTZOID, TEXTOID, INT4OID,
 		BYTEAOID, TIMESTAMPTZOID};
 
-		move_plan = prepare_kept(move_sql, 7, types);
+		KeptPlan(&lock_plan, lock_sql, 1, lock_types, CURSOR_OPT_GENERIC_PLAN);
+		KeptPlan(&move_plan, move_sql, 7, move_types, CURSOR_OPT_GENERIC_PLAN);
 	}
 
 	/* lock the code's row: a second door waits here, then reads what the first committed */
@@ -273,12 +256,9 @@ qr_event_scan_qr(PG_FUNCTION_ARGS)
 		char		nulls[6] = {' ', door_event_null ? 'n' : ' ', PG_ARGISNULL(4) ? 'n' : ' ',
 		' ', PG_ARGISNULL(2) ? 'n' : ' ', ' '};
 
-		if (unknown_plan == NULL)
-		{
-			Oid			types[6] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+		Oid			types[6] = {TEXTOID, INT8OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
 
-			unknown_plan = prepare_kept(unknown_sql, 6, types);
-		}
+		KeptPlan(&unknown_plan, unknown_sql, 6, types, CURSOR_OPT_GENERIC_PLAN);
 		args[0] = token;
 		args[1] = Int64GetDatum(door_event);
 		args[2] = actor;
