@@ -12,7 +12,7 @@ OBJS       = extension/qr_event.o extension/guc.o extension/account.o extension/
 	extension/cursor_codec.o extension/cursor.o extension/paginate.o extension/paginate_list.o \
 	extension/paginate_sql.o extension/leaderboard_page.o extension/leaderboard_rank.o \
 	extension/leaderboard_capture.o extension/audit_hash.o extension/audit_verify.o \
-	extension/scan_qr.o extension/audit_append.o extension/kept_plan.o
+	extension/scan_qr.o extension/audit_append.o extension/kept_plan.o extension/heap_append.o
 DATA       = $(sort $(wildcard extension/qr_event--*.sql))
 PGFILEDESC = "qr_event - leaderboards, keyset cursors and a hash-chained QR audit"
 SHLIB_LINK = -lcrypto

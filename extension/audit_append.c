@@ -73,6 +73,7 @@
 
 #include "audit.h"
 #include "audit_append.h"
+#include "heap_append.h"
 
 /* qr_code_events, column by column, in this order */
 #define EVENTS_NATTS	14
@@ -435,37 +436,19 @@ AuditAppendScanEvent(ScanEvent *ev, Datum actor, bool actor_null, Datum gate,
 	RangeVar   *rv = makeRangeVar("qr_event", "qr_code_events", -1);
 	Oid			relid = RangeVarGetRelidExtended(rv, RowExclusiveLock, 0, NULL, NULL);
 	Relation	rel = table_open(relid, NoLock);
-	List	   *index_oids;
-	ListCell   *lc;
-	Relation   *indexes;
-	IndexInfo **infos;
-	int			n_indexes;
-	int			i;
+	HeapAppender appender;
+	Relation	bad;
 	Datum		values[EVENTS_NATTS];
 	bool		nulls[EVENTS_NATTS];
 	AuditRow	row;
 	bytea	   *hash;
-	HeapTuple	tuple;
 
 	check_shape(rel);
 	check_insert_privilege(rel);
 
-	index_oids = RelationGetIndexList(rel);
-	n_indexes = list_length(index_oids);
-	indexes = palloc(sizeof(Relation) * Max(n_indexes, 1));
-	infos = palloc(sizeof(IndexInfo *) * Max(n_indexes, 1));
-	i = 0;
-	foreach(lc, index_oids)
-	{
-		indexes[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
-		infos[i] = BuildIndexInfo(indexes[i]);
-		if (infos[i]->ii_Expressions != NIL || infos[i]->ii_Predicate != NIL ||
-			infos[i]->ii_ExclusionOps != NULL ||
-			(infos[i]->ii_Unique && !indexes[i]->rd_index->indimmediate))
-			refuse(rel, psprintf("index \"%s\" is not a plain, immediately checked column index",
-								 RelationGetRelationName(indexes[i])));
-		i++;
-	}
+	if ((bad = HeapAppendBegin(&appender, rel, true)) != NULL)
+		refuse(rel, psprintf("index \"%s\" is not a plain, immediately checked column index",
+							 RelationGetRelationName(bad)));
 
 	/* the row, as the commands' INSERT and the chain trigger make it */
 	memset(nulls, false, sizeof(nulls));
@@ -517,34 +500,8 @@ AuditAppendScanEvent(ScanEvent *ev, Datum actor, bool actor_null, Datum gate,
 
 	check_event_row(rel, values, nulls);
 
-	tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-	simple_heap_insert(rel, tuple);
-	for (i = 0; i < n_indexes; i++)
-	{
-		Datum		ivalues[INDEX_MAX_KEYS];
-		bool		inulls[INDEX_MAX_KEYS];
-
-		if (!infos[i]->ii_ReadyForInserts)
-			continue;
-		for (int k = 0; k < infos[i]->ii_NumIndexAttrs; k++)
-		{
-			AttrNumber	attno = infos[i]->ii_IndexAttrNumbers[k];
-
-			if (attno <= 0 || attno > EVENTS_NATTS)
-				elog(ERROR, "scan_qr: index \"%s\" has an unexpected column",
-					 RelationGetRelationName(indexes[i]));
-			ivalues[k] = values[attno - 1];
-			inulls[k] = nulls[attno - 1];
-		}
-		index_insert(indexes[i], ivalues, inulls, &tuple->t_self, rel,
-					 infos[i]->ii_Unique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO,
-					 false, infos[i]);
-	}
-	heap_freetuple(tuple);
-
-	for (i = 0; i < n_indexes; i++)
-		index_close(indexes[i], NoLock);
-	list_free(index_oids);
+	HeapAppendRow(&appender, values, nulls);
+	HeapAppendEnd(&appender);
 	table_close(rel, NoLock);
 
 	ev->hash = PointerGetDatum(hash);

@@ -48,6 +48,7 @@
 #include "utils/xid8.h"
 
 #include "guc.h"
+#include "heap_append.h"
 #include "kept_plan.h"
 
 PG_FUNCTION_INFO_V1(qr_event_leaderboard_capture);
@@ -181,64 +182,26 @@ static void
 append_deltas(int n, const CapturedRow *rows, const int32 *deltas)
 {
 	Relation	rel = table_open(deltas_relid(), RowExclusiveLock);
-	List	   *index_oids;
-	ListCell   *lc;
-	Relation   *indexes;
-	IndexInfo **infos;
-	int			n_indexes;
-	int			i;
+	HeapAppender appender;
+	Relation	bad;
 	Datum		xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
 
 	check_deltas_shape(rel);
-	index_oids = RelationGetIndexList(rel);
-	n_indexes = list_length(index_oids);
-	indexes = palloc(sizeof(Relation) * Max(n_indexes, 1));
-	infos = palloc(sizeof(IndexInfo *) * Max(n_indexes, 1));
-	i = 0;
-	foreach(lc, index_oids)
-	{
-		indexes[i] = index_open(lfirst_oid(lc), RowExclusiveLock);
-		infos[i] = BuildIndexInfo(indexes[i]);
-		if (infos[i]->ii_Expressions != NIL || infos[i]->ii_Predicate != NIL ||
-			infos[i]->ii_Unique || infos[i]->ii_ExclusionOps != NULL)
-			elog(ERROR, "leaderboard_capture: index \"%s\" of qr_event.leaderboard_deltas is not a plain column index",
-				 RelationGetRelationName(indexes[i]));
-		i++;
-	}
-
+	if ((bad = HeapAppendBegin(&appender, rel, false)) != NULL)
+		elog(ERROR, "leaderboard_capture: index \"%s\" of qr_event.leaderboard_deltas is not a plain column index",
+			 RelationGetRelationName(bad));
 	for (int r = 0; r < n; r++)
 	{
 		Datum		values[DELTAS_NATTS];
 		bool		nulls[DELTAS_NATTS] = {false, false, false, false};
-		HeapTuple	tuple;
 
 		values[0] = Int64GetDatum(rows[r].game_id);
 		values[1] = Int64GetDatum(rows[r].score);
 		values[2] = Int32GetDatum(deltas[r]);
 		values[3] = xid;
-		tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
-		simple_heap_insert(rel, tuple);
-		for (i = 0; i < n_indexes; i++)
-		{
-			Datum		ivalues[INDEX_MAX_KEYS];
-			bool		inulls[INDEX_MAX_KEYS];
-
-			for (int k = 0; k < infos[i]->ii_NumIndexAttrs; k++)
-			{
-				AttrNumber	attno = infos[i]->ii_IndexAttrNumbers[k];
-
-				ivalues[k] = values[attno - 1];
-				inulls[k] = false;
-			}
-			index_insert(indexes[i], ivalues, inulls, &tuple->t_self, rel,
-						 UNIQUE_CHECK_NO, false, infos[i]);
-		}
-		heap_freetuple(tuple);
+		HeapAppendRow(&appender, values, nulls);
 	}
-
-	for (i = 0; i < n_indexes; i++)
-		index_close(indexes[i], NoLock);
-	list_free(index_oids);
+	HeapAppendEnd(&appender);
 	table_close(rel, NoLock);
 }
 
