@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "json.h"
+#include "lsn.h"
 
 
 #define REASON_SIZE 384
@@ -35,6 +36,14 @@ const struct setting config_settings[CONFIG_SETTING_COUNT] = {
 	[CONFIG_DB_REPLICAS] = {"db_replicas", "QR_GATEWAY_DB_REPLICAS",
 		"--db-replicas", TYPE_CONNINFO_LIST, 0, "", false, 0, 0,
 	"comma-separated libpq connection strings of read replicas"},
+	[CONFIG_REPLICA_MAX_LAG_MS] = {"replica_max_lag_ms", "QR_GATEWAY_REPLICA_MAX_LAG_MS",
+		"--replica-max-lag-ms", TYPE_INT, offsetof(struct config, replica_max_lag_ms),
+		"1000", false, 0, 600000,
+	"a replica further behind the primary than this, in ms, serves no reads (0-600000)"},
+	[CONFIG_REPLICA_CHECK_MS] = {"replica_check_ms", "QR_GATEWAY_REPLICA_CHECK_MS",
+		"--replica-check-ms", TYPE_INT, offsetof(struct config, replica_check_ms),
+		"200", false, 10, 60000,
+	"how often each replica's health and lag are checked, in ms (10-60000)"},
 	[CONFIG_REDIS] = {"redis", "QR_GATEWAY_REDIS", "--redis", TYPE_ADDRESS,
 		offsetof(struct config, redis), "127.0.0.1:6379", false, 0, 0,
 	"host:port of Redis"},
@@ -666,6 +675,25 @@ parse_all(struct config *cfg, char *err, size_t errlen)
 }
 
 /*
+ * Check the settings that limit each other. A replica's lag is measured
+ * against the last LSN_HISTORY_SIZE samples of the primary, one per check,
+ * so the bound must fit in that window.
+ */
+static bool
+check_together(const struct config *cfg, char *err, size_t errlen)
+{
+	const struct setting *s = &config_settings[CONFIG_REPLICA_MAX_LAG_MS];
+	long long	window = (long long) (LSN_HISTORY_SIZE - 1) * cfg->replica_check_ms;
+
+	if (cfg->replica_max_lag_ms <= window)
+		return true;
+	snprintf(err, errlen, "invalid setting %s (%s): %d is more than %d checks of "
+			 "replica_check_ms (%lld ms)", s->name, s->env, cfg->replica_max_lag_ms,
+			 LSN_HISTORY_SIZE - 1, window);
+	return false;
+}
+
+/*
  * Load the settings from defaults, the config file, envp and argv. Returns 0
  * with cfg filled (cfg->action says what was asked), or -1 with a message in
  * err. Either way config_free releases cfg.
@@ -682,7 +710,8 @@ config_load(struct config *cfg, int argc, char **argv, char **envp,
 		return -1;
 	if (cfg->action == CONFIG_ACTION_HELP || cfg->action == CONFIG_ACTION_VERSION)
 		return 0;
-	if (!apply_file(cfg, err, errlen) || !parse_all(cfg, err, errlen))
+	if (!apply_file(cfg, err, errlen) || !parse_all(cfg, err, errlen) ||
+		!check_together(cfg, err, errlen))
 		return -1;
 	return 0;
 }

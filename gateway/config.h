@@ -19,6 +19,8 @@ enum config_setting
 	CONFIG_LISTEN,
 	CONFIG_DB,
 	CONFIG_DB_REPLICAS,
+	CONFIG_REPLICA_MAX_LAG_MS,
+	CONFIG_REPLICA_CHECK_MS,
 	CONFIG_REDIS,
 	CONFIG_JWT_SECRET,
 	CONFIG_CONFIG,
@@ -71,6 +73,8 @@ struct config
 	const char *db;
 	char	  **db_replicas;	/* one conninfo each; owned */
 	size_t		db_replica_count;
+	int			replica_max_lag_ms;
+	int			replica_check_ms;
 	struct config_address redis;
 	const char *jwt_secret;
 	const char *config_path;

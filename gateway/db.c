@@ -19,6 +19,7 @@
 #include "deadline.h"
 #include "json.h"
 #include "log.h"
+#include "lsn.h"
 
 #define DB_MAX_CANCELS 8
 
@@ -26,8 +27,13 @@ struct db_conn
 {
 	const char *conninfo;
 	int			timeout_ms;
+	bool		quiet;			/* the caller logs failures itself */
 	PGconn	   *conn;			/* NULL until connected, and after a failure */
 };
+
+/* Asks, after a write commits, where the primary's WAL now ends */
+#define DB_LSN_SQL "SELECT pg_current_wal_insert_lsn()::text"
+
 
 static atomic_int cancels_in_flight;
 
@@ -42,6 +48,14 @@ db_conn_create(const char *conninfo, int timeout_ms)
 	dc->conninfo = conninfo;
 	dc->timeout_ms = timeout_ms;
 	return dc;
+}
+
+/* Leave logging of this connection's failures to its caller */
+void
+db_conn_set_quiet(struct db_conn *dc)
+{
+	if (dc != NULL)
+		dc->quiet = true;
 }
 
 /* Close the connection, if any, and free the handle */
@@ -134,10 +148,11 @@ db_drop(struct db_conn *dc, enum db_status why)
 {
 	if (why == DB_TIMEOUT)
 	{
-		log_event(LOG_WARN, "postgres call timed out; connection dropped", NULL);
+		if (!dc->quiet)
+			log_event(LOG_WARN, "postgres call timed out; connection dropped", NULL);
 		cancel_in_background(dc->conn);
 	}
-	else
+	else if (!dc->quiet)
 		log_db_problem("postgres connection lost", PQerrorMessage(dc->conn));
 	PQfinish(dc->conn);
 	dc->conn = NULL;
@@ -182,7 +197,8 @@ db_connect(struct db_conn *dc, const struct deadline *deadline)
 	{
 		if (state == PGRES_POLLING_FAILED || PQstatus(conn) == CONNECTION_BAD)
 		{
-			log_db_problem("cannot connect to postgres", PQerrorMessage(conn));
+			if (!dc->quiet)
+				log_db_problem("cannot connect to postgres", PQerrorMessage(conn));
 			PQfinish(conn);
 			return DB_UNAVAILABLE;
 		}
@@ -190,9 +206,10 @@ db_connect(struct db_conn *dc, const struct deadline *deadline)
 							 deadline);
 		if (status != DB_OK)
 		{
-			log_event(LOG_WARN, status == DB_TIMEOUT ?
-					  "connecting to postgres timed out" : "cannot connect to postgres",
-					  NULL);
+			if (!dc->quiet)
+				log_event(LOG_WARN, status == DB_TIMEOUT ?
+						  "connecting to postgres timed out" : "cannot connect to postgres",
+						  NULL);
 			PQfinish(conn);
 			return status;
 		}
@@ -227,15 +244,28 @@ db_idle_ok(PGconn *conn)
 	return PQconsumeInput(conn) && PQstatus(conn) == CONNECTION_OK;
 }
 
-/* Send the query and flush it out within the deadline */
+/*
+ * Send the statement and flush it out within the deadline. With want_lsn
+ * the LSN query follows it in the same pipeline, each in its own
+ * transaction: one round trip, and the LSN is read after the commit.
+ */
 static enum db_status
 db_send(PGconn *conn, const char *sql, int nparams, const char *const *params,
-		const struct deadline *deadline)
+		bool want_lsn, const struct deadline *deadline)
 {
 	enum db_status status;
 	int			pending;
 
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	if (want_lsn)
+	{
+		if (!PQenterPipelineMode(conn) ||
+			!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) ||
+			!PQpipelineSync(conn) ||
+			!PQsendQueryParams(conn, DB_LSN_SQL, 0, NULL, NULL, NULL, NULL, 0) ||
+			!PQpipelineSync(conn))
+			return DB_UNAVAILABLE;
+	}
+	else if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
 		return DB_UNAVAILABLE;
 	while ((pending = PQflush(conn)) == 1)
 	{
@@ -245,6 +275,24 @@ db_send(PGconn *conn, const char *sql, int nparams, const char *const *params,
 			return DB_UNAVAILABLE;
 	}
 	return pending == 0 ? DB_OK : DB_UNAVAILABLE;
+}
+
+/* Wait, within the deadline, until PQgetResult will not block; then call it */
+static enum db_status
+db_next_result(PGconn *conn, const struct deadline *deadline, PGresult **res)
+{
+	enum db_status status;
+
+	*res = NULL;
+	while (PQisBusy(conn))
+	{
+		if ((status = wait_socket(conn, POLLIN, deadline)) != DB_OK)
+			return status;
+		if (!PQconsumeInput(conn))
+			return DB_UNAVAILABLE;
+	}
+	*res = PQgetResult(conn);
+	return DB_OK;
 }
 
 /* Copies an error field of res into out, cut at a UTF-8 character boundary */
@@ -267,7 +315,8 @@ copy_field(const PGresult *res, int field, char *out, size_t size)
 
 /* Keep the first result, or the SQLSTATE and messages of the first error */
 static void
-db_take_result(PGresult *res, struct db_result *result, bool *failed)
+db_take_result(const struct db_conn *dc, PGresult *res, struct db_result *result,
+			   bool *failed)
 {
 	const char *state;
 
@@ -287,13 +336,15 @@ db_take_result(PGresult *res, struct db_result *result, bool *failed)
 		strncpy(result->sqlstate, state, sizeof(result->sqlstate) - 1);
 	copy_field(res, PG_DIAG_MESSAGE_PRIMARY, result->message, sizeof(result->message));
 	copy_field(res, PG_DIAG_MESSAGE_HINT, result->hint, sizeof(result->hint));
-	log_db_problem("postgres statement failed", PQresultErrorMessage(res));
+	if (!dc->quiet)
+		log_db_problem("postgres statement failed", PQresultErrorMessage(res));
 	PQclear(res);
 }
 
-/* Read every result of the query within the deadline */
+/* Read every result of the statement within the deadline */
 static enum db_status
-db_collect(PGconn *conn, const struct deadline *deadline, struct db_result *result)
+db_collect(const struct db_conn *dc, const struct deadline *deadline,
+		   struct db_result *result)
 {
 	enum db_status status;
 	PGresult   *res;
@@ -301,36 +352,79 @@ db_collect(PGconn *conn, const struct deadline *deadline, struct db_result *resu
 
 	for (;;)
 	{
-		while (PQisBusy(conn))
-		{
-			if ((status = wait_socket(conn, POLLIN, deadline)) != DB_OK)
-				return status;
-			if (!PQconsumeInput(conn))
-				return DB_UNAVAILABLE;
-		}
-		if ((res = PQgetResult(conn)) == NULL)
+		if ((status = db_next_result(dc->conn, deadline, &res)) != DB_OK)
+			return status;
+		if (res == NULL)
 			break;
-		db_take_result(res, result, &failed);
+		db_take_result(dc, res, result, &failed);
 	}
-	if (PQstatus(conn) != CONNECTION_OK || (failed && result->sqlstate[0] == '\0'))
+	if (PQstatus(dc->conn) != CONNECTION_OK || (failed && result->sqlstate[0] == '\0'))
 		return DB_UNAVAILABLE;
 	return failed ? DB_SQL_ERROR : DB_OK;
 }
 
+/* Read the next result, which must be a pipeline's sync point */
+static enum db_status
+db_expect_sync(PGconn *conn, const struct deadline *deadline)
+{
+	enum db_status status;
+	PGresult   *res;
+	bool		sync;
+
+	if ((status = db_next_result(conn, deadline, &res)) != DB_OK)
+		return status;
+	sync = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+	PQclear(res);
+	return sync ? DB_OK : DB_UNAVAILABLE;
+}
+
+/*
+ * After the statement's results: its sync point, the LSN query's answer
+ * into *lsn (0 when it had none), its sync point, and out of pipeline mode.
+ */
+static enum db_status
+db_collect_lsn(PGconn *conn, const struct deadline *deadline, uint64_t *lsn)
+{
+	enum db_status status;
+	PGresult   *res;
+
+	*lsn = 0;
+	if ((status = db_expect_sync(conn, deadline)) != DB_OK)
+		return status;
+	for (;;)
+	{
+		if ((status = db_next_result(conn, deadline, &res)) != DB_OK)
+			return status;
+		if (res == NULL)
+			break;
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+			!lsn_parse(PQgetvalue(res, 0, 0), lsn))
+			*lsn = 0;
+		PQclear(res);
+	}
+	if ((status = db_expect_sync(conn, deadline)) != DB_OK)
+		return status;
+	return PQexitPipelineMode(conn) ? DB_OK : DB_UNAVAILABLE;
+}
+
 /*
  * Run one statement with text parameters, connecting first if needed, all
- * within the connection's deadline. On DB_OK result->res holds the result.
- * On a timeout or a broken connection the connection is dropped (and the
- * statement cancelled); the next call reconnects.
+ * within the connection's deadline; with lsn, also read where the WAL ends
+ * once it has committed (0 when that could not be read). On DB_OK
+ * result->res holds the result. On a timeout or a broken connection the
+ * connection is dropped (and the statement cancelled); the next call
+ * reconnects.
  */
-enum db_status
-db_query(struct db_conn *dc, const char *sql, int nparams,
-		 const char *const *params, struct db_result *result)
+static enum db_status
+db_run(struct db_conn *dc, const char *sql, int nparams, const char *const *params,
+	   struct db_result *result, uint64_t *lsn)
 {
 	struct deadline deadline;
 	enum db_status status;
 
 	memset(result, 0, sizeof(*result));
+	if (lsn != NULL)
+		*lsn = 0;
 	if (dc == NULL)
 		return DB_UNAVAILABLE;
 	deadline = deadline_in(dc->timeout_ms);
@@ -338,9 +432,16 @@ db_query(struct db_conn *dc, const char *sql, int nparams,
 		db_drop(dc, DB_UNAVAILABLE);
 	if (dc->conn == NULL && (status = db_connect(dc, &deadline)) != DB_OK)
 		return status;
-	status = db_send(dc->conn, sql, nparams, params, &deadline);
+	status = db_send(dc->conn, sql, nparams, params, lsn != NULL, &deadline);
 	if (status == DB_OK)
-		status = db_collect(dc->conn, &deadline, result);
+		status = db_collect(dc, &deadline, result);
+	if (lsn != NULL && (status == DB_OK || status == DB_SQL_ERROR))
+	{
+		enum db_status tail = db_collect_lsn(dc->conn, &deadline, lsn);
+
+		if (tail != DB_OK)
+			status = tail;
+	}
 	if (status == DB_TIMEOUT || status == DB_UNAVAILABLE)
 	{
 		PQclear(result->res);
@@ -348,4 +449,23 @@ db_query(struct db_conn *dc, const char *sql, int nparams,
 		db_drop(dc, status);
 	}
 	return status;
+}
+
+/* Run one statement; see db_run */
+enum db_status
+db_query(struct db_conn *dc, const char *sql, int nparams,
+		 const char *const *params, struct db_result *result)
+{
+	return db_run(dc, sql, nparams, params, result, NULL);
+}
+
+/*
+ * Run one write statement and learn the primary's WAL position after its
+ * commit: a replica that has replayed *lsn shows the write.
+ */
+enum db_status
+db_query_lsn(struct db_conn *dc, const char *sql, int nparams,
+			 const char *const *params, struct db_result *result, uint64_t *lsn)
+{
+	return db_run(dc, sql, nparams, params, result, lsn);
 }

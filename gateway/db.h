@@ -9,6 +9,8 @@
 #ifndef QR_GATEWAY_DB_H
 #define QR_GATEWAY_DB_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 enum db_status
@@ -32,9 +34,13 @@ struct db_result
 struct db_conn;
 
 extern struct db_conn *db_conn_create(const char *conninfo, int timeout_ms);
+extern void db_conn_set_quiet(struct db_conn *dc);
 extern void db_conn_destroy(struct db_conn *dc);
 extern enum db_status db_query(struct db_conn *dc, const char *sql, int nparams,
 							   const char *const *params, struct db_result *result);
+extern enum db_status db_query_lsn(struct db_conn *dc, const char *sql, int nparams,
+								   const char *const *params, struct db_result *result,
+								   uint64_t *lsn);
 extern const char *db_status_name(enum db_status status);
 
 #endif

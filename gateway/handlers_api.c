@@ -20,7 +20,9 @@
 #include "db.h"
 #include "handlers.h"
 #include "json.h"
+#include "lsn.h"
 #include "query.h"
+#include "replicas.h"
 #include "respond.h"
 #include "server.h"
 #include "sqlstate.h"
@@ -140,6 +142,74 @@ api_respond_db_failure(struct request *rq, enum db_status status, const struct d
 	respond_error(rq, &reply);
 }
 
+/*
+ * The WAL position a read must see, from the QR-Read-After header: 0 when
+ * the header is absent; false, after answering 400, when it is no LSN.
+ */
+static bool
+read_after(struct request *rq, uint64_t *min_lsn)
+{
+	const char *text = mg_get_header(rq->conn, "QR-Read-After");
+
+	*min_lsn = 0;
+	if (text == NULL || lsn_parse(text, min_lsn))
+		return true;
+	respond_error_code(rq, API_ERROR_BAD_REQUEST,
+					   "QR-Read-After must be an LSN as sent in QR-Write-LSN, like 16/B374D848");
+	return false;
+}
+
+/*
+ * Whether a read that failed on a replica is worth running on the primary:
+ * the replica went away, is in a recovery conflict, or refused a write.
+ * A timeout is not: the deadline is spent.
+ */
+static bool
+retry_on_primary(enum db_status status, const struct db_result *result)
+{
+	return status == DB_UNAVAILABLE ||
+		(status == DB_SQL_ERROR && (strcmp(result->sqlstate, "40001") == 0 ||
+									strcmp(result->sqlstate, "25006") == 0));
+}
+
+/*
+ * Run the route's statement where it belongs. Without replicas, on the
+ * primary. With them, a read goes to a usable replica known to have
+ * replayed min_lsn (else to the primary), and a write to the primary,
+ * whose WAL position after the commit is answered in QR-Write-LSN.
+ */
+static enum db_status
+run_statement(struct request *rq, const char *sql, const char *const *values,
+			  uint64_t min_lsn, struct db_result *result)
+{
+	struct worker *w = rq->worker;
+	enum db_status status;
+	uint64_t	lsn;
+	int			i;
+
+	if (w == NULL || w->replicas == NULL)
+		return db_query(w ? w->db : NULL, sql, 3, values, result);
+	if (strcmp(rq->match.route->method, "GET") != 0)
+	{
+		status = db_query_lsn(w->db, sql, 3, values, result, &lsn);
+		if (status == DB_OK && lsn != 0)
+			lsn_format(lsn, rq->write_lsn);
+		return status;
+	}
+	if ((i = replica_pick(w->replicas, min_lsn, &w->replica_turn)) >= 0)
+	{
+		rq->read_from = "replica";
+		status = db_query(w->replica_db[i], sql, 3, values, result);
+		if (status == DB_TIMEOUT || status == DB_UNAVAILABLE)
+			replica_mark_down(w->replicas, i);
+		if (!retry_on_primary(status, result))
+			return status;
+		PQclear(result->res);
+	}
+	rq->read_from = "primary";
+	return db_query(w->db, sql, 3, values, result);
+}
+
 /* Calls the route's SQL function and relays its answer */
 void
 handle_sql_route(struct request *rq)
@@ -151,8 +221,9 @@ handle_sql_route(struct request *rq)
 	const char *error = NULL;
 	struct db_result result;
 	enum db_status status;
+	uint64_t	min_lsn;
 
-	if (!api_body_acceptable(rq))
+	if (!api_body_acceptable(rq) || !read_after(rq, &min_lsn))
 		return;
 	json_buf_init(&claims);
 	json_buf_init(&params);
@@ -169,7 +240,7 @@ handle_sql_route(struct request *rq)
 				 "SELECT r->'data', r->'pagination', r->>'count', coalesce((r->>'status')::int, 200)"
 				 " FROM qr_event.%s($1::jsonb, $2::jsonb, $3::jsonb) AS r",
 				 rq->match.route->sql_function);
-		status = db_query(rq->worker ? rq->worker->db : NULL, sql, 3, values, &result);
+		status = run_statement(rq, sql, values, min_lsn, &result);
 		if (status != DB_OK)
 			api_respond_db_failure(rq, status, &result);
 		else if (PQntuples(result.res) != 1 || PQgetisnull(result.res, 0, 0))

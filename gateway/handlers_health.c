@@ -1,6 +1,7 @@
 /*
  * handlers_health.c
- *		GET /healthz (liveness) and GET /readyz (Postgres and Redis reachable).
+ *		GET /healthz (liveness) and GET /readyz (Postgres and Redis reachable;
+ *		the read replicas' states are shown but do not decide readiness).
  *
  * Run in a civetweb worker thread with that thread's own connections; each
  * check is bounded by its deadline (db_timeout_ms, redis_timeout_ms).
@@ -12,6 +13,7 @@
 #include "handlers.h"
 #include "json.h"
 #include "redis.h"
+#include "replicas.h"
 #include "respond.h"
 #include "server.h"
 #include "version.h"
@@ -112,6 +114,11 @@ handle_readyz(struct request *rq)
 	{
 		json_buf_puts(&text, "{\"status\":\"ready\",\"checks\":");
 		json_buf_puts(&text, json_buf_text(&details));
+		if (rq->worker != NULL && rq->worker->replicas != NULL)
+		{
+			json_buf_puts(&text, ",\"replicas\":");
+			replica_set_describe(rq->worker->replicas, &text);
+		}
 		json_buf_puts(&text, "}");
 		if (text.failed)
 			respond_error_code(rq, API_ERROR_INTERNAL, NULL);

@@ -30,9 +30,12 @@ seen_path(const struct route *routes, size_t i)
 	return false;
 }
 
-/* The {name} parameters of a pattern, as OpenAPI parameter objects */
+/*
+ * The {name} parameters of a pattern, as OpenAPI parameter objects, and the
+ * QR-Read-After header for a read
+ */
 static void
-append_parameters(struct json_buf *out, const char *pattern)
+append_parameters(struct json_buf *out, const char *pattern, bool read)
 {
 	const char *p = pattern;
 	bool		first = true;
@@ -54,6 +57,9 @@ append_parameters(struct json_buf *out, const char *pattern)
 		first = false;
 		p = end + 1;
 	}
+	if (read)
+		json_buf_puts(out, first ? "{\"$ref\":\"#/components/parameters/ReadAfter\"}"
+					  : ",{\"$ref\":\"#/components/parameters/ReadAfter\"}");
 	json_buf_puts(out, "]");
 }
 
@@ -72,7 +78,8 @@ append_operation(struct json_buf *out, const struct route *r)
 	json_buf_printf(out, "\"%s %s\",", r->method, r->pattern);
 	if (r->sql_function != NULL)
 		json_buf_printf(out, "\"x-sql-function\":\"qr_event.%s\",", r->sql_function);
-	append_parameters(out, r->pattern);
+	append_parameters(out, r->pattern,
+					  r->sql_function != NULL && strcmp(r->method, "GET") == 0);
 	if (strcmp(r->method, "POST") == 0 && r->handler != handle_openapi)
 		json_buf_puts(out, ",\"requestBody\":{\"required\":false,\"content\":{\"application/json\":"
 					  "{\"schema\":{\"type\":\"object\"}}}}");
@@ -111,8 +118,15 @@ openapi_build(struct json_buf *out)
 	}
 	json_buf_puts(out, "},\"components\":{"
 				  "\"securitySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\",\"bearerFormat\":\"JWT\"}},"
+				  "\"parameters\":{\"ReadAfter\":{\"name\":\"QR-Read-After\",\"in\":\"header\",\"required\":false,"
+				  "\"description\":\"with read replicas: the QR-Write-LSN of an earlier write this read must see\","
+				  "\"schema\":{\"type\":\"string\",\"pattern\":\"^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$\"}}},"
 				  "\"responses\":{"
 				  "\"Success\":{\"description\":\"{\\\"success\\\":true,\\\"data\\\":…,\\\"meta\\\":{…}}; lists add pagination\","
+				  "\"headers\":{\"QR-Write-LSN\":{\"description\":\"with read replicas, after a write: the primary's WAL position after its commit\","
+				  "\"schema\":{\"type\":\"string\"}},"
+				  "\"QR-Read-From\":{\"description\":\"with read replicas, on a read: replica or primary\","
+				  "\"schema\":{\"type\":\"string\",\"enum\":[\"replica\",\"primary\"]}}},"
 				  "\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\",\"required\":[\"success\",\"data\",\"meta\"]}}}},"
 				  "\"Error\":{\"description\":\"{\\\"success\\\":false,\\\"error\\\":{\\\"code\\\",\\\"message\\\",\\\"details\\\",\\\"hint\\\"},\\\"meta\\\":{…}}\","
 				  "\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\",\"required\":[\"success\",\"error\",\"meta\"]}}}}}}}");

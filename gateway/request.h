@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "jwt.h"
+#include "lsn.h"
 #include "router.h"
 
 #define REQUEST_ID_MAX 64
@@ -38,6 +39,8 @@ struct request
 	char	   *body;			/* NUL-terminated; NULL when there was none */
 	size_t		body_len;
 	const char *cache_control;	/* the Cache-Control answer header */
+	const char *read_from;		/* "primary" or "replica" for a routed read */
+	char		write_lsn[LSN_TEXT_SIZE];	/* after a write, when replicas serve reads */
 	bool		head_only;		/* HEAD: headers without the body */
 	bool		close;			/* close the connection after answering */
 	bool		sent_continue;	/* an interim 100 Continue went out */

@@ -13,7 +13,7 @@
 
 #include "log.h"
 
-#define RESPOND_MAX_HEADERS 8
+#define RESPOND_MAX_HEADERS 16
 
 static const struct api_error_info api_errors[API_ERROR_COUNT] = {
 	[API_ERROR_BAD_REQUEST] = {"bad_request", 400, "the request is not valid", 0},
@@ -164,6 +164,10 @@ collect_headers(const struct request *rq, int status, size_t len, int retry_afte
 	h[n++] = (struct header) {"Content-Length", length};
 	h[n++] = (struct header) {"X-Request-Id", rq->id};
 	h[n++] = (struct header) {"Cache-Control", rq->cache_control};
+	if (rq->read_from != NULL)
+		h[n++] = (struct header) {"QR-Read-From", rq->read_from};
+	if (rq->write_lsn[0] != '\0')
+		h[n++] = (struct header) {"QR-Write-LSN", rq->write_lsn};
 	if (status == 405 && rq->match.allow[0] != '\0')
 		h[n++] = (struct header) {"Allow", rq->match.allow};
 	if (status == 401)

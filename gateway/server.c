@@ -21,6 +21,7 @@
 #include "json.h"
 #include "log.h"
 #include "redis.h"
+#include "replicas.h"
 #include "request.h"
 #include "respond.h"
 
@@ -37,6 +38,7 @@ struct server
 {
 	struct mg_context *ctx;
 	const struct config *cfg;
+	struct replica_set *replicas;	/* NULL without replicas */
 	atomic_bool stopping;		/* new requests get 503, answers close */
 	atomic_int	in_flight;		/* requests inside request_handle */
 	atomic_flag first_message_taken;
@@ -56,6 +58,9 @@ server_handle(struct mg_connection *conn, void *cbdata)
 	return status;
 }
 
+/* Spreads the workers' first reads over the replicas */
+static atomic_uint next_replica_turn;
+
 /* Give a new worker thread its own, not yet connected, connections */
 static void *
 server_init_thread(const struct mg_context *ctx, int thread_type)
@@ -74,6 +79,14 @@ server_init_thread(const struct mg_context *ctx, int thread_type)
 	w->db = db_conn_create(cfg->db, cfg->db_timeout_ms);
 	w->redis = redis_conn_create(cfg->redis.host, cfg->redis.port,
 								 cfg->redis_timeout_ms);
+	if (srv->replicas != NULL &&
+		(w->replica_db = calloc(cfg->db_replica_count, sizeof(struct db_conn *))) != NULL)
+	{
+		w->replicas = srv->replicas;
+		for (size_t i = 0; i < cfg->db_replica_count; i++)
+			w->replica_db[i] = db_conn_create(cfg->db_replicas[i], cfg->db_timeout_ms);
+		w->replica_turn = (unsigned) atomic_fetch_add(&next_replica_turn, 1);
+	}
 	return w;
 }
 
@@ -88,6 +101,9 @@ server_exit_thread(const struct mg_context *ctx, int thread_type, void *thread_p
 		return;
 	db_conn_destroy(w->db);
 	redis_conn_destroy(w->redis);
+	for (size_t i = 0; w->replica_db != NULL && i < replica_set_count(w->replicas); i++)
+		db_conn_destroy(w->replica_db[i]);
+	free(w->replica_db);
 	free(w);
 }
 
@@ -183,6 +199,12 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	srv->cfg = cfg;
+	srv->replicas = replica_set_start(cfg, err, errlen);
+	if (srv->replicas == NULL && err[0] != '\0')
+	{
+		free(srv);
+		return NULL;
+	}
 	atomic_init(&srv->stopping, false);
 	atomic_init(&srv->in_flight, 0);
 	atomic_flag_clear(&srv->first_message_taken);
@@ -192,6 +214,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		if (srv->first_message[0] != '\0')
 			snprintf(err, errlen, "%s", srv->first_message);
 		mg_exit_library();
+		replica_set_stop(srv->replicas);
 		free(srv);
 		return NULL;
 	}
@@ -230,5 +253,6 @@ server_stop(struct server *srv)
 		nanosleep(&pause, NULL);
 	mg_stop(srv->ctx);
 	mg_exit_library();
+	replica_set_stop(srv->replicas);
 	free(srv);
 }

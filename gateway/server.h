@@ -15,8 +15,11 @@
 
 struct worker
 {
-	struct db_conn *db;
+	struct db_conn *db;			/* the primary */
 	struct redis_conn *redis;
+	struct replica_set *replicas;	/* shared; NULL without replicas */
+	struct db_conn **replica_db;	/* one per replica, in the set's order */
+	unsigned	replica_turn;	/* where the next read starts looking */
 };
 
 struct server;

@@ -81,18 +81,19 @@ CONF
     qr_pg_ctl_start "$name" "$data" "$port" "$@"
 }
 
-# Starts a hot standby $1 streaming from the running cluster $2.
+# Starts a hot standby $1 streaming from the running cluster $2; extra arguments
+# are `-c name=value` settings.
 qr_pg_start_replica() {
-    local name=$1 primary=$2
+    local name=$1 primary=$2; shift 2
     local data="$QR_ROOT/pg-$name" port
     port=$(qr_free_port)
     rm -rf "$data"
     qr_as_server_user "$QR_PGBIN/pg_basebackup" -h "$QR_SOCKDIR" -p "${QR_PG_PORT[$primary]}" \
-        -U postgres -D "$data" -R -X stream >"$QR_ROOT/pg-$name.basebackup.log" 2>&1 \
+        -U postgres -D "$data" -R -X stream -c fast >"$QR_ROOT/pg-$name.basebackup.log" 2>&1 \
         || { cat "$QR_ROOT/pg-$name.basebackup.log" >&2; return 1; }
     echo "port = $port" >>"$data/postgresql.conf"
     echo "hot_standby = on" >>"$data/postgresql.conf"
-    qr_pg_ctl_start "$name" "$data" "$port"
+    qr_pg_ctl_start "$name" "$data" "$port" "$@"
 }
 
 # Runs pg_ctl start for a prepared data directory and records the server.

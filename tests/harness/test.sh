@@ -77,6 +77,12 @@ export QR_TEST_GATEWAY=$top/gateway/qr_gateway
 psql -X -q -d postgres -c 'CREATE DATABASE qr_test' \
     && psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION qr_event' -c 'CREATE EXTENSION pgtap' \
     || { echo "0 passed, 1 failed"; exit 1; }
+# A streaming replica of the test cluster, for the gateway's read routing tests.
+qr_pg_start_replica replica main -c fsync=off -c full_page_writes=off \
+    || { echo "0 passed, 1 failed"; exit 1; }
+export QR_TEST_REPLICA_DB="$(qr_pg_conninfo replica qr_test)"
+export QR_TEST_REPLICA_PORT=${QR_PG_PORT[replica]} QR_TEST_REPLICA_DATA=${QR_PG_DATA[replica]}
+export QR_TEST_REPLICA_LOG=$QR_ROOT/pg-replica.log QR_TEST_PGBIN=$QR_PGBIN
 
 tap_files=()
 for suite in "${suites[@]}"; do

@@ -49,7 +49,11 @@ for my $op (sort keys %documented) {
     my $o = $documented{$op};
     is !!$o->{security}, !$public{$op}, "$op: bearer security " . ($public{$op} ? 'absent' : 'present');
     my @names = $path =~ /\{(\w+)\}/g;
-    is_deeply [map { $_->{name} } @{ $o->{parameters} }], \@names, "$op: its path parameters";
+    my @params = @{ $o->{parameters} };
+    my @refs = map { $_->{'$ref'} } grep { $_->{'$ref'} } @params;
+    is_deeply [map { $_->{name} } grep { !$_->{'$ref'} } @params], \@names, "$op: its path parameters";
+    is_deeply \@refs, ($method eq 'GET' && $o->{'x-sql-function'} ? ['#/components/parameters/ReadAfter'] : []),
+        "$op: QR-Read-After on the reads of a SQL function";
     (my $url = $path) =~ s/\{token\}/no-such-token-of-22-chars/g;
     $url =~ s/\{\w+\}/1/g;
     my $r = $gw->request($method, $url, { headers => { 'Content-Type' => 'application/json' },
@@ -62,5 +66,9 @@ for my $op (sort keys %documented) {
                 . '::regprocedure'), 't', "$op: $fn exists and the gateway role may call it";
     }
 }
+
+is $doc->{components}{parameters}{ReadAfter}{name}, 'QR-Read-After', 'the QR-Read-After header is described';
+is_deeply [sort keys %{ $doc->{components}{responses}{Success}{headers} }], ['QR-Read-From', 'QR-Write-LSN'],
+    'so are the routing headers of a success';
 
 done_testing;
