@@ -261,10 +261,24 @@ COMMENT ON FUNCTION qr_event.http_field(jsonb, text, text) IS
     'One field of a request body as text (NULL when absent or null), checked to be of type string, integer '
     '(at most 18 digits), boolean or timestamp: 22023 field "x" must be ... otherwise';
 
+-- The keys of an object of the 0.4.0 SQL API (api_issue_qr, api_scan_qr, api_revoke_qr:
+-- camelCase) as the REST answers spell every key of data: like the columns, snake_case.
+CREATE FUNCTION qr_event.http_snake_keys(object jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT coalesce(jsonb_object_agg(lower(regexp_replace(key, '([a-z0-9])([A-Z])', '\1_\2', 'g')), value),
+                        '{}')
+        FROM jsonb_each(object));
+
+COMMENT ON FUNCTION qr_event.http_snake_keys(jsonb) IS
+    'An object with its top-level keys in snake_case (firstScanAt becomes first_scan_at)';
+
 REVOKE ALL ON FUNCTION qr_event.http_account(jsonb), qr_event.http_guest(jsonb),
     qr_event.http_param(jsonb, text, text, text, boolean), qr_event.http_id(jsonb, text),
     qr_event.http_organised_event(jsonb, jsonb), qr_event.http_token(jsonb), qr_event.http_page(jsonb),
-    qr_event.http_body_fields(jsonb, text[], text[]), qr_event.http_field(jsonb, text, text) FROM PUBLIC;
+    qr_event.http_body_fields(jsonb, text[], text[]), qr_event.http_field(jsonb, text, text),
+    qr_event.http_snake_keys(jsonb) FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Sign-in: the gateway signs a token with the claims answered here
@@ -560,12 +574,14 @@ DECLARE
     guest   bigint := qr_event.http_id(params, 'guest_id');
 BEGIN
     PERFORM qr_event.http_body_fields(body, '{}', '{}');
-    RETURN jsonb_build_object('status', 201, 'data', qr_event.api_issue_qr(account, event, guest));
+    RETURN jsonb_build_object('status', 201, 'data',
+                              qr_event.http_snake_keys(qr_event.api_issue_qr(account, event, guest)));
 END
 $$;
 
 COMMENT ON FUNCTION qr_event.http_issue_qr(jsonb, jsonb, jsonb) IS
-    'POST /api/events/{id}/guests/{guest_id}/qr (organisers): qr_event.api_issue_qr; no body fields; 201 with the code';
+    'POST /api/events/{id}/guests/{guest_id}/qr (organisers): qr_event.api_issue_qr, keys in snake_case; '
+    'no body fields; 201 with the code';
 
 CREATE FUNCTION qr_event.http_scan_qr(claims jsonb, params jsonb, body jsonb)
 RETURNS jsonb
@@ -577,13 +593,14 @@ DECLARE
     token   text := qr_event.http_token(params);
     b       jsonb := qr_event.http_body_fields(body, '{gate,device}', '{gate}');
 BEGIN
-    RETURN jsonb_build_object('data', qr_event.api_scan_qr(account, token, qr_event.http_field(b, 'gate', 'string'),
-                                                           qr_event.http_field(b, 'device', 'string')));
+    RETURN jsonb_build_object('data', qr_event.http_snake_keys(
+        qr_event.api_scan_qr(account, token, qr_event.http_field(b, 'gate', 'string'),
+                             qr_event.http_field(b, 'device', 'string'))));
 END
 $$;
 
 COMMENT ON FUNCTION qr_event.http_scan_qr(jsonb, jsonb, jsonb) IS
-    'POST /api/qr/{token}/scan (staff): body {gate, device?}; qr_event.api_scan_qr';
+    'POST /api/qr/{token}/scan (staff): body {gate, device?}; qr_event.api_scan_qr, keys in snake_case';
 
 CREATE FUNCTION qr_event.http_revoke_qr(claims jsonb, params jsonb, body jsonb)
 RETURNS jsonb
@@ -595,12 +612,13 @@ DECLARE
     token   text := qr_event.http_token(params);
     b       jsonb := qr_event.http_body_fields(body, '{reason}', '{}');
 BEGIN
-    RETURN jsonb_build_object('data', qr_event.api_revoke_qr(account, token, qr_event.http_field(b, 'reason', 'string')));
+    RETURN jsonb_build_object('data', qr_event.http_snake_keys(
+        qr_event.api_revoke_qr(account, token, qr_event.http_field(b, 'reason', 'string'))));
 END
 $$;
 
 COMMENT ON FUNCTION qr_event.http_revoke_qr(jsonb, jsonb, jsonb) IS
-    'POST /api/qr/{token}/revoke (organisers): body {reason?}; qr_event.api_revoke_qr';
+    'POST /api/qr/{token}/revoke (organisers): body {reason?}; qr_event.api_revoke_qr, keys in snake_case';
 
 CREATE FUNCTION qr_event.http_qr_history(claims jsonb, params jsonb, body jsonb)
 RETURNS jsonb

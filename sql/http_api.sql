@@ -17,7 +17,7 @@ BEGIN
             SELECT coalesce(jsonb_object_agg(k, CASE
                 WHEN jsonb_typeof(v) = 'null' THEN v
                 WHEN k IN ('created_at', 'updated_at', 'completed_at', 'occurred_at', 'recorded_at',
-                           'issuedAt', 'revokedAt', 'firstScanAt') THEN '"<time>"'
+                           'issued_at', 'revoked_at', 'first_scan_at') THEN '"<time>"'
                 WHEN k IN ('token', 'cursor', 'prevCursor', 'hash', 'prev_hash', 'seq') THEN to_jsonb('<' || k || '>')
                 ELSE pg_temp.masked(v) END), '{}')
             FROM jsonb_each(j) AS e (k, v))
@@ -101,6 +101,13 @@ SELECT jsonb_build_object('sub', :'owner', 'role', 'organizer', 'tier', 'premium
        jsonb_build_object('sub', :'cy', 'role', 'guest', 'tier', 'standard', 'event', :fair) AS c_cy,
        jsonb_build_object('id', :'gala') AS p_gala, jsonb_build_object('id', :'fair') AS p_fair,
        '{"id": "999999999"}' AS p_missing \gset
+
+-- ---------------------------------------------------------------------------
+-- http_snake_keys: top-level keys only, values untouched
+-- ---------------------------------------------------------------------------
+SELECT qr_event.http_snake_keys('{"guestId": 1, "firstScanAt": "x", "reason": "ok", "already_snake": 2,
+    "replacedBy": {"innerKey": 3}, "v2Token": 4, "ABC": 5}') AS snake,
+       qr_event.http_snake_keys('{}') AS empty;
 
 -- ---------------------------------------------------------------------------
 -- verify_password, against hashes made by create_account
@@ -324,7 +331,7 @@ FROM pg_temp.call('guest_login', NULL, '{}', jsonb_build_object('qr_token', :'be
 
 -- scan: staff at the door
 SELECT c.* FROM pg_temp.call('scan_qr', :'c_door', jsonb_build_object('token', :'ann_token'), '{"gate": "North", "device": "s-1"}') AS c;
-SELECT c.result -> 'data' ->> 'guestId' = :'ann' AS names_the_guest
+SELECT c.result -> 'data' ->> 'guest_id' = :'ann' AS names_the_guest
 FROM pg_temp.call('scan_qr', :'c_helper', jsonb_build_object('token', :'ann_token'), '{"gate": "South"}') AS c;
 SELECT a.who, c.code, c.message, c.result -> 'data' ->> 'reason' AS reason FROM (VALUES
     ('anonymous', NULL::jsonb, jsonb_build_object('token', :'ann_token'), '{"gate": "North"}'::jsonb),

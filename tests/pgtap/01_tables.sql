@@ -21,7 +21,7 @@ SELECT functions_are('qr_event', ARRAY['create_account', 'version', 'rotate_curs
     'reissue_qr', 'revoke_qr', 'scan_qr', 'qr_apply', 'qr_state_at', 'rebuild_qr_projection',
     'is_event_staff', 'qr_code_json', 'api_issue_qr', 'api_scan_qr', 'api_revoke_qr', 'api_qr_history',
     'verify_password', 'http_account', 'http_guest', 'http_param', 'http_id', 'http_organised_event', 'http_token', 'http_page',
-    'http_body_fields', 'http_field', 'http_login', 'http_guest_login', 'http_list_events',
+    'http_body_fields', 'http_field', 'http_snake_keys', 'http_login', 'http_guest_login', 'http_list_events',
     'http_create_event', 'http_get_event', 'http_event_stats', 'http_list_guests', 'http_add_guest',
     'http_list_families', 'http_add_family', 'http_list_games', 'http_add_game', 'http_issue_qr',
     'http_scan_qr', 'http_revoke_qr', 'http_qr_history', 'http_leaderboard', 'http_leaderboard_entry',

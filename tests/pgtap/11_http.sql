@@ -3,7 +3,7 @@
 -- and executable by qr_gateway_role only; their helpers, executable by nobody; and
 -- verify_password
 BEGIN;
-SELECT plan(228);
+SELECT plan(233);
 
 -- sqlstate_as(role, sql): the SQLSTATE of sql run as role, 00000 on success
 \ir lib/sqlstate_as.sql
@@ -42,7 +42,8 @@ INSERT INTO tap_http_helper VALUES
     ('http_token', ARRAY['jsonb']),
     ('http_page', ARRAY['jsonb']),
     ('http_body_fields', ARRAY['jsonb', 'text[]', 'text[]']),
-    ('http_field', ARRAY['jsonb', 'text', 'text']);
+    ('http_field', ARRAY['jsonb', 'text', 'text']),
+    ('http_snake_keys', ARRAY['jsonb']);
 
 -- exactly these routes take the REST calling convention
 SELECT set_eq(

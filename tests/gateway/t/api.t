@@ -101,7 +101,7 @@ is $res->{status}, 200, 'the door scans';
 is $res->{json}{data}{reason}, 'accepted', '... accepted';
 $res = call('POST', "/api/qr/$qr/scan", token => $dr, body => { gate => 'South' });
 is $res->{json}{data}{reason}, 'already_used', 'the second scan: already_used';
-is $res->{json}{data}{firstScanGate}, 'North', '... with the first gate';
+is $res->{json}{data}{first_scan_gate}, 'North', '... with the first gate';
 is call('POST', "/api/qr/$qr/scan", token => $dr, body => { gate => 'North', color => 'red' })->{status}, 400,
     'an unknown scan field: 400';
 $res = call('GET', "/api/qr/$qr/history?limit=2", token => $dr);

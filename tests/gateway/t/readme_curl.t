@@ -74,14 +74,14 @@ ok $guest, 'a guest was added' or diag $output;
 my $guest_id = $guest ? $guest->{data}{id} : -1;
 my $name = $guest ? "$guest->{data}{first_name} $guest->{data}{last_name}" : '?';
 
-my ($qr) = grep { ref $_->{data} eq 'HASH' && ($_->{data}{guestId} // 0) == $guest_id
+my ($qr) = grep { ref $_->{data} eq 'HASH' && ($_->{data}{guest_id} // 0) == $guest_id
                   && exists $_->{data}{token} } @answers;
 ok $qr, "$name got a QR code";
 
 my @scans = grep { ref $_->{data} eq 'HASH' && exists $_->{data}{reason} } @answers;
 is_deeply [map { $_->{data}{reason} } @scans], ['accepted', 'already_used'],
     'the two scans: accepted, then already_used';
-is $scans[1]{data}{firstScanGate}, $scans[0]{data}{firstScanGate}, '... naming the first gate'
+is $scans[1]{data}{first_scan_gate}, $scans[0]{data}{first_scan_gate}, '... naming the first gate'
     if @scans == 2;
 
 my ($guest_login) = grep { ref $_->{data} eq 'HASH' && ($_->{data}{role} // '') eq 'guest' } @answers;
