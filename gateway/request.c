@@ -284,6 +284,8 @@ request_log_access(const struct request *rq)
 	json_buf_printf(&fields, ",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f,\"remote\":",
 					rq->status, rq->bytes, elapsed_ms(&rq->started));
 	json_buf_cstring(&fields, info->remote_addr);
+	if (rq->read_from != NULL)
+		json_buf_printf(&fields, ",\"read_from\":\"%s\"", rq->read_from);
 	log_access(json_buf_text(&fields));
 	json_buf_free(&fields);
 }
