@@ -22,7 +22,7 @@ ISOLATION      = $(basename $(notdir $(wildcard tests/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=tests/isolation --load-extension=qr_event
 
 EXTRA_CLEAN = qr_event.control results regression.diffs regression.out output_iso \
-	$(GW_OBJS) gateway/qr_gateway $(UNIT_BINS) tests/gateway/unit/*.o \
+	$(GW_OBJS) gateway/qr_gateway gateway/live_page_html.h $(UNIT_BINS) tests/gateway/unit/*.o \
 	tests/extension/unit/test_cursor_codec tests/fuzz/bin
 
 # The LLVM bitcode of Debian's PGXS is of no use here and needs a matching clang.
@@ -53,7 +53,7 @@ GW_CFLAGS  ?= -O2 -g
 GW_CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread \
 	-I/usr/include/postgresql -Igateway
-GW_LIBS    = -lcivetweb -lpq -lhiredis -lcrypto -pthread
+GW_LIBS    = -lcivetweb -lpq -lhiredis -lcrypto -lm -pthread
 GW_SRCS    = $(sort $(wildcard gateway/*.c))
 GW_OBJS    = $(GW_SRCS:.c=.o)
 GW_LIBOBJS = $(filter-out gateway/main.o,$(GW_OBJS))
@@ -66,6 +66,21 @@ gateway/%.o: gateway/%.c $(wildcard gateway/*.h)
 
 gateway/qr_gateway: $(GW_OBJS)
 	$(GW_CC) $(GW_CFLAGS) -o $@ $^ $(GW_LIBS)
+
+# The live leaderboard page as one C string, live_page_html, plus the CSP sources
+# that pin its one inline <script> and <style> by SHA-256 (live_page.c sends them).
+gateway/live_page_html.h: gateway/live_page.html
+	perl -MDigest::SHA=sha256_base64 -0777 -n \
+		-e 'sub pin { my $$d = sha256_base64($$_[0]); $$d .= "=" x (-length($$d) % 4); return "\x27sha256-$$d\x27"; }' \
+		-e 'my ($$js) = m{<script>(.*?)</script>}s or die "$$ARGV: no <script>\n";' \
+		-e 'my ($$css) = m{<style>(.*?)</style>}s or die "$$ARGV: no <style>\n";' \
+		-e 'print "/* Generated from $$ARGV by the Makefile: do not edit. */\n";' \
+		-e 'printf "#define LIVE_PAGE_SCRIPT_SRC \"%s\"\n#define LIVE_PAGE_STYLE_SRC \"%s\"\n", pin($$js), pin($$css);' \
+		-e 'print "static const char live_page_html[] =\n";' \
+		-e 'for (split /^/m) { s/\n\z//; s/([\\"?])/\\$$1/g; s/([^\t\x20-\x7e])/sprintf("\\%03o", ord $$1)/ge; print "\t\"$$_\\n\"\n"; }' \
+		-e 'print ";\n";' $< >$@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 1; }
+
+gateway/live_page.o: gateway/live_page_html.h
 
 install: install-gateway
 install-gateway: gateway/qr_gateway

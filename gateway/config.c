@@ -79,6 +79,94 @@ const struct setting config_settings[CONFIG_SETTING_COUNT] = {
 	[CONFIG_ACCESS_LOG] = {"access_log", "QR_GATEWAY_ACCESS_LOG", "--access-log",
 		TYPE_BOOL, offsetof(struct config, access_log), "on", false, 0, 0,
 	"log one line per request: on or off"},
+	[CONFIG_SLOW_REQUEST_MS] = {"slow_request_ms", "QR_GATEWAY_SLOW_REQUEST_MS", "--slow-request-ms", TYPE_INT,
+		offsetof(struct config, slow_request_ms), "1000", false, 1, 3600000,
+	"a request slower than this, in ms, is logged as a slow_request alert (1-3600000)"},
+	[CONFIG_CACHE] = {"cache", "QR_GATEWAY_CACHE", "--cache", TYPE_BOOL,
+		offsetof(struct config, cache), "on", false, 0, 0,
+	"cache answers of the cached routes in memory and Redis: on or off"},
+	[CONFIG_CACHE_TTL_STATIC_S] = {"cache_ttl_static_s", "QR_GATEWAY_CACHE_TTL_STATIC_S", "--cache-ttl-static-s", TYPE_INT,
+		offsetof(struct config, cache_ttl_s[CACHE_STATIC]), "3600", false, 1, 86400,
+	"how long a STATIC answer is fresh, in s (1-86400)"},
+	[CONFIG_CACHE_TTL_FREQUENT_S] = {"cache_ttl_frequent_s", "QR_GATEWAY_CACHE_TTL_FREQUENT_S", "--cache-ttl-frequent-s", TYPE_INT,
+		offsetof(struct config, cache_ttl_s[CACHE_FREQUENT]), "300", false, 1, 86400,
+	"how long a FREQUENT answer is fresh, in s (1-86400)"},
+	[CONFIG_CACHE_TTL_REALTIME_S] = {"cache_ttl_realtime_s", "QR_GATEWAY_CACHE_TTL_REALTIME_S", "--cache-ttl-realtime-s", TYPE_INT,
+		offsetof(struct config, cache_ttl_s[CACHE_REALTIME]), "30", false, 1, 86400,
+	"how long a REALTIME answer is fresh, in s (1-86400)"},
+	[CONFIG_CACHE_TTL_COMPUTED_S] = {"cache_ttl_computed_s", "QR_GATEWAY_CACHE_TTL_COMPUTED_S", "--cache-ttl-computed-s", TYPE_INT,
+		offsetof(struct config, cache_ttl_s[CACHE_COMPUTED]), "600", false, 1, 86400,
+	"how long a COMPUTED answer is fresh, in s (1-86400)"},
+	[CONFIG_CACHE_BETA_STATIC] = {"cache_beta_static", "QR_GATEWAY_CACHE_BETA_STATIC",
+		"--cache-beta-static", TYPE_FRACTION, offsetof(struct config, cache_beta[CACHE_STATIC]),
+		"1.0", false, 0, 100,
+	"XFetch beta of STATIC answers: above 1 refreshes earlier, 0 never early (0-100)"},
+	[CONFIG_CACHE_BETA_FREQUENT] = {"cache_beta_frequent", "QR_GATEWAY_CACHE_BETA_FREQUENT",
+		"--cache-beta-frequent", TYPE_FRACTION, offsetof(struct config, cache_beta[CACHE_FREQUENT]),
+		"1.0", false, 0, 100,
+	"XFetch beta of FREQUENT answers: above 1 refreshes earlier, 0 never early (0-100)"},
+	[CONFIG_CACHE_BETA_REALTIME] = {"cache_beta_realtime", "QR_GATEWAY_CACHE_BETA_REALTIME",
+		"--cache-beta-realtime", TYPE_FRACTION, offsetof(struct config, cache_beta[CACHE_REALTIME]),
+		"1.0", false, 0, 100,
+	"XFetch beta of REALTIME answers: above 1 refreshes earlier, 0 never early (0-100)"},
+	[CONFIG_CACHE_BETA_COMPUTED] = {"cache_beta_computed", "QR_GATEWAY_CACHE_BETA_COMPUTED",
+		"--cache-beta-computed", TYPE_FRACTION, offsetof(struct config, cache_beta[CACHE_COMPUTED]),
+		"1.0", false, 0, 100,
+	"XFetch beta of COMPUTED answers: above 1 refreshes earlier, 0 never early (0-100)"},
+	[CONFIG_CACHE_STALE_S] = {"cache_stale_s", "QR_GATEWAY_CACHE_STALE_S", "--cache-stale-s", TYPE_INT,
+		offsetof(struct config, cache_stale_s), "600", false, 0, 86400,
+	"how long past its expiry an answer may still be served while it is refreshed or Postgres is down, in s (0-86400)"},
+	[CONFIG_CACHE_LOCK_MS] = {"cache_lock_ms", "QR_GATEWAY_CACHE_LOCK_MS", "--cache-lock-ms", TYPE_INT,
+		offsetof(struct config, cache_lock_ms), "5000", false, 1, 600000,
+	"how long one gateway may hold the right to recompute an answer, in ms (1-600000)"},
+	[CONFIG_CACHE_MEMORY_MB] = {"cache_memory_mb", "QR_GATEWAY_CACHE_MEMORY_MB", "--cache-memory-mb", TYPE_INT,
+		offsetof(struct config, cache_memory_mb), "64", false, 0, 65536,
+	"memory for the in-process copy of cached answers, in MB; 0 keeps them in Redis only (0-65536)"},
+	[CONFIG_RATE_LIMITS] = {"rate_limits", "QR_GATEWAY_RATE_LIMITS", "--rate-limits", TYPE_BOOL,
+		offsetof(struct config, rate_limits), "on", false, 0, 0,
+	"enforce the rate limits and concurrency caps: on or off"},
+	[CONFIG_RATE_PREMIUM] = {"rate_premium", "QR_GATEWAY_RATE_PREMIUM", "--rate-premium", TYPE_RATE,
+		offsetof(struct config, rate[RATE_PREMIUM]), "1000/min,burst=100,concurrent=50", false, 0, 0,
+	"limit of callers with a premium token: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_RATE_AUTHENTICATED] = {"rate_authenticated", "QR_GATEWAY_RATE_AUTHENTICATED", "--rate-authenticated", TYPE_RATE,
+		offsetof(struct config, rate[RATE_AUTHENTICATED]), "200/min,burst=20,concurrent=10", false, 0, 0,
+	"limit of callers with a standard token: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_RATE_ANONYMOUS] = {"rate_anonymous", "QR_GATEWAY_RATE_ANONYMOUS", "--rate-anonymous", TYPE_RATE,
+		offsetof(struct config, rate[RATE_ANONYMOUS]), "60/min,burst=10,concurrent=5", false, 0, 0,
+	"limit of callers without a token, per IP address: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_RATE_LOGIN] = {"rate_login", "QR_GATEWAY_RATE_LOGIN", "--rate-login", TYPE_RATE,
+		offsetof(struct config, rate[RATE_LOGIN]), "10/min,burst=3", false, 0, 0,
+	"limit of POST /api/auth/login, per caller: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_RATE_LEADERBOARD] = {"rate_leaderboard", "QR_GATEWAY_RATE_LEADERBOARD", "--rate-leaderboard", TYPE_RATE,
+		offsetof(struct config, rate[RATE_LEADERBOARD]), "30/min,burst=10", false, 0, 0,
+	"limit of GET /api/games/*/leaderboard, per caller: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_RATE_PLAY] = {"rate_play", "QR_GATEWAY_RATE_PLAY", "--rate-play", TYPE_RATE,
+		offsetof(struct config, rate[RATE_PLAY]), "5/min,burst=2", false, 0, 0,
+	"limit of POST /api/games/*/play, per caller: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_RATE_EVENTS] = {"rate_events", "QR_GATEWAY_RATE_EVENTS", "--rate-events", TYPE_RATE,
+		offsetof(struct config, rate[RATE_EVENTS]), "100/min,burst=20", false, 0, 0,
+	"limit of GET /api/events, per caller: N/s, N/min or N/h, then optionally ,burst=N and ,concurrent=N"},
+	[CONFIG_BREAKER_FAILURES] = {"breaker_failures", "QR_GATEWAY_BREAKER_FAILURES", "--breaker-failures", TYPE_INT,
+		offsetof(struct config, breaker_failures), "5", false, 1, 1000,
+	"consecutive failures of Postgres or Redis calls that open its circuit (1-1000)"},
+	[CONFIG_BREAKER_OPEN_MS] = {"breaker_open_ms", "QR_GATEWAY_BREAKER_OPEN_MS", "--breaker-open-ms", TYPE_INT,
+		offsetof(struct config, breaker_open_ms), "60000", false, 1, 3600000,
+	"how long an open circuit refuses calls before one probe, in ms (1-3600000)"},
+	[CONFIG_BREAKER_PROBE_MS] = {"breaker_probe_ms", "QR_GATEWAY_BREAKER_PROBE_MS", "--breaker-probe-ms", TYPE_INT,
+		offsetof(struct config, breaker_probe_ms), "5000", false, 1, 600000,
+	"how long the one probe of a half-open circuit may take before it counts as failed, in ms (1-600000)"},
+	[CONFIG_CHANGE_POLL_MS] = {"change_poll_ms", "QR_GATEWAY_CHANGE_POLL_MS", "--change-poll-ms", TYPE_INT,
+		offsetof(struct config, change_poll_ms), "100", false, 10, 60000,
+	"how often leaderboard changes are polled, for the cache and the live streams, in ms (10-60000)"},
+	[CONFIG_STREAM_MAX_CLIENTS] = {"stream_max_clients", "QR_GATEWAY_STREAM_MAX_CLIENTS", "--stream-max-clients", TYPE_INT,
+		offsetof(struct config, stream_max_clients), "16", false, 0, 100000,
+	"live leaderboard streams served at once; each holds a worker thread, so never more than half of threads; more get 503 (0-100000)"},
+	[CONFIG_STREAM_INTERVAL_MS] = {"stream_interval_ms", "QR_GATEWAY_STREAM_INTERVAL_MS", "--stream-interval-ms", TYPE_INT,
+		offsetof(struct config, stream_interval_ms), "250", false, 0, 60000,
+	"least time between two updates sent to one stream, in ms (0-60000)"},
+	[CONFIG_STREAM_HEARTBEAT_MS] = {"stream_heartbeat_ms", "QR_GATEWAY_STREAM_HEARTBEAT_MS", "--stream-heartbeat-ms", TYPE_INT,
+		offsetof(struct config, stream_heartbeat_ms), "15000", false, 100, 3600000,
+	"a stream with nothing to send gets a comment line this often, in ms (100-3600000)"},
 };
 
 const char *const config_source_names[] = {"default", "file", "env", "flag"};
@@ -423,6 +511,90 @@ parse_int(const char *text, int min, int max, int *out)
 	return true;
 }
 
+/* Parse a decimal like 1, 0.5 or 12.25 from 0 to max */
+static bool
+parse_fraction(const char *text, int max, double *out)
+{
+	char	   *end;
+	double		value;
+
+	if (!isdigit((unsigned char) text[0]))
+		return false;
+	errno = 0;
+	value = strtod(text, &end);
+	if (errno != 0 || *end != '\0' || strpbrk(text, "eExXnN") != NULL || value > max)
+		return false;
+	*out = value;
+	return true;
+}
+
+/* Parse ",name=N" at *p into *out (1 to max), moving *p past it */
+static bool
+parse_rate_option(const char **p, const char *name, int min, int max, int *out)
+{
+	size_t		len = strlen(name);
+	char		digits[16];
+	size_t		n = 0;
+
+	if (strncmp(*p, name, len) != 0 || (*p)[len] != '=')
+		return false;
+	*p += len + 1;
+	while (isdigit((unsigned char) **p) && n + 1 < sizeof(digits))
+		digits[n++] = *(*p)++;
+	digits[n] = '\0';
+	return parse_int(digits, min, max, out) && (**p == '\0' || **p == ',');
+}
+
+/*
+ * Parse a rate limit: "N/s", "N/min" or "N/h" (N from 1 to 10^9), then
+ * optionally ",burst=N" (default 1) and ",concurrent=N" (default 0: no cap)
+ */
+static bool
+parse_rate(const char *text, struct config_rate *out)
+{
+	static const struct
+	{
+		const char *unit;
+		double		seconds;
+	}			units[] = {{"/s", 1}, {"/min", 60}, {"/h", 3600}};
+	struct config_rate rate = {0, 1, 0};
+	char		digits[16];
+	const char *p = text;
+	size_t		n = 0;
+	int			count;
+	size_t		u;
+
+	while (isdigit((unsigned char) *p) && n + 1 < sizeof(digits))
+		digits[n++] = *p++;
+	digits[n] = '\0';
+	if (!parse_int(digits, 1, 1000000000, &count))
+		return false;
+	for (u = 0; u < sizeof(units) / sizeof(units[0]); u++)
+		if (strncmp(p, units[u].unit, strlen(units[u].unit)) == 0 &&
+			(p[strlen(units[u].unit)] == '\0' || p[strlen(units[u].unit)] == ','))
+			break;
+	if (u == sizeof(units) / sizeof(units[0]))
+		return false;
+	rate.per_second = count / units[u].seconds;
+	p += strlen(units[u].unit);
+	if (*p == ',' && strncmp(p + 1, "burst=", 6) == 0)
+	{
+		p++;
+		if (!parse_rate_option(&p, "burst", 1, 1000000000, &rate.burst))
+			return false;
+	}
+	if (*p == ',')
+	{
+		p++;
+		if (!parse_rate_option(&p, "concurrent", 0, 1000000, &rate.concurrent))
+			return false;
+	}
+	if (*p != '\0')
+		return false;
+	*out = rate;
+	return true;
+}
+
 /* Whether text is a host name of letters, digits, dots and hyphens */
 static bool
 valid_host_name(const char *host)
@@ -637,6 +809,13 @@ parse_value(struct config *cfg, const struct setting *s, const char *text,
 		case TYPE_BOOL:
 			return parse_bool(text, target) ||
 				fail(reason, reasonlen, "expected on or off, got \"%s\"", text);
+		case TYPE_FRACTION:
+			return parse_fraction(text, s->max, target) ||
+				fail(reason, reasonlen, "expected a decimal from 0 to %d, got \"%s\"", s->max, text);
+		case TYPE_RATE:
+			return parse_rate(text, target) ||
+				fail(reason, reasonlen, "expected N/s, N/min or N/h, then optionally ,burst=N "
+					 "and ,concurrent=N, got \"%s\"", text);
 	}
 	return fail(reason, reasonlen, "unknown setting type");
 }
@@ -685,12 +864,14 @@ check_together(const struct config *cfg, char *err, size_t errlen)
 	const struct setting *s = &config_settings[CONFIG_REPLICA_MAX_LAG_MS];
 	long long	window = (long long) (LSN_HISTORY_SIZE - 1) * cfg->replica_check_ms;
 
-	if (cfg->replica_max_lag_ms <= window)
-		return true;
-	snprintf(err, errlen, "invalid setting %s (%s): %d is more than %d checks of "
-			 "replica_check_ms (%lld ms)", s->name, s->env, cfg->replica_max_lag_ms,
-			 LSN_HISTORY_SIZE - 1, window);
-	return false;
+	if (cfg->replica_max_lag_ms > window)
+	{
+		snprintf(err, errlen, "invalid setting %s (%s): %d is more than %d checks of "
+				 "replica_check_ms (%lld ms)", s->name, s->env, cfg->replica_max_lag_ms,
+				 LSN_HISTORY_SIZE - 1, window);
+		return false;
+	}
+	return true;
 }
 
 /*

@@ -24,7 +24,9 @@ enum setting_type
 	TYPE_PATH,
 	TYPE_INT,					/* decimal from min to max */
 	TYPE_LOG_LEVEL,
-	TYPE_BOOL
+	TYPE_BOOL,
+	TYPE_FRACTION,				/* a decimal from 0 to max (e.g. 1.5) */
+	TYPE_RATE					/* N/s|min|h[,burst=N][,concurrent=N] */
 };
 
 struct setting

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "breaker.h"
 #include "deadline.h"
 #include "json.h"
 #include "log.h"
@@ -28,6 +29,7 @@ struct db_conn
 	const char *conninfo;
 	int			timeout_ms;
 	bool		quiet;			/* the caller logs failures itself */
+	struct breaker *breaker;	/* guards every call; NULL for none */
 	PGconn	   *conn;			/* NULL until connected, and after a failure */
 };
 
@@ -48,6 +50,14 @@ db_conn_create(const char *conninfo, int timeout_ms)
 	dc->conninfo = conninfo;
 	dc->timeout_ms = timeout_ms;
 	return dc;
+}
+
+/* Guard every call of this connection with a (shared) circuit breaker */
+void
+db_conn_set_breaker(struct db_conn *dc, struct breaker *breaker)
+{
+	if (dc != NULL)
+		dc->breaker = breaker;
 }
 
 /* Leave logging of this connection's failures to its caller */
@@ -72,7 +82,8 @@ db_conn_destroy(struct db_conn *dc)
 const char *
 db_status_name(enum db_status status)
 {
-	static const char *const names[] = {"ok", "timeout", "unavailable", "sql_error"};
+	static const char *const names[] = {"ok", "timeout", "unavailable", "sql_error",
+	"circuit_open"};
 
 	return names[status];
 }
@@ -451,12 +462,61 @@ db_run(struct db_conn *dc, const char *sql, int nparams, const char *const *para
 	return status;
 }
 
+/*
+ * Whether a call's outcome says the server is in trouble: no answer, or a
+ * refusal of class 08 (connection), 53 (resources), 57P (shutting down,
+ * starting) or 58 (system). Errors a statement causes are answers.
+ */
+static bool
+db_failed(enum db_status status, const struct db_result *result)
+{
+	if (status == DB_TIMEOUT || status == DB_UNAVAILABLE)
+		return true;
+	return status == DB_SQL_ERROR &&
+		(strncmp(result->sqlstate, "08", 2) == 0 || strncmp(result->sqlstate, "53", 2) == 0 ||
+		 strncmp(result->sqlstate, "57P", 3) == 0 || strncmp(result->sqlstate, "58", 2) == 0);
+}
+
+/* db_run behind the connection's circuit breaker, if any */
+static enum db_status
+db_guarded(struct db_conn *dc, const char *sql, int nparams, const char *const *params,
+		   struct db_result *result, uint64_t *lsn)
+{
+	struct breaker_ticket ticket;
+	enum db_status status;
+
+	if (dc == NULL || dc->breaker == NULL)
+		return db_run(dc, sql, nparams, params, result, lsn);
+	ticket = breaker_admit(dc->breaker, monotonic_ms());
+	if (ticket.kind == BREAKER_DENIED)
+	{
+		memset(result, 0, sizeof(*result));
+		if (lsn != NULL)
+			*lsn = 0;
+		return DB_CIRCUIT_OPEN;
+	}
+	status = db_run(dc, sql, nparams, params, result, lsn);
+	breaker_report(dc->breaker, ticket, !db_failed(status, result), monotonic_ms());
+	return status;
+}
+
 /* Run one statement; see db_run */
 enum db_status
 db_query(struct db_conn *dc, const char *sql, int nparams,
 		 const char *const *params, struct db_result *result)
 {
-	return db_run(dc, sql, nparams, params, result, NULL);
+	return db_guarded(dc, sql, nparams, params, result, NULL);
+}
+
+/* SELECT 1 past the breaker: readiness asks the server itself */
+enum db_status
+db_ping(struct db_conn *dc)
+{
+	struct db_result result;
+	enum db_status status = db_run(dc, "SELECT 1", 0, NULL, &result, NULL);
+
+	PQclear(result.res);
+	return status;
 }
 
 /*
@@ -467,5 +527,5 @@ enum db_status
 db_query_lsn(struct db_conn *dc, const char *sql, int nparams,
 			 const char *const *params, struct db_result *result, uint64_t *lsn)
 {
-	return db_run(dc, sql, nparams, params, result, lsn);
+	return db_guarded(dc, sql, nparams, params, result, lsn);
 }

@@ -51,3 +51,13 @@ elapsed_ms(const struct timespec *since)
 	return (double) (now.tv_sec - since->tv_sec) * 1000.0 +
 		(double) (now.tv_nsec - since->tv_nsec) / 1e6;
 }
+
+/* A monotonic clock in ms, for breakers, leases and probes */
+int64_t
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

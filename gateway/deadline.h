@@ -7,6 +7,7 @@
 #ifndef QR_GATEWAY_DEADLINE_H
 #define QR_GATEWAY_DEADLINE_H
 
+#include <stdint.h>
 #include <time.h>
 
 struct deadline
@@ -17,5 +18,6 @@ struct deadline
 extern struct deadline deadline_in(int ms);
 extern int	deadline_ms_left(const struct deadline *d);
 extern double elapsed_ms(const struct timespec *since);
+extern int64_t monotonic_ms(void);
 
 #endif

@@ -17,7 +17,10 @@
 
 #include <civetweb.h>
 
+#include "breaker.h"
+#include "cache.h"
 #include "db.h"
+#include "deadline.h"
 #include "handlers.h"
 #include "json.h"
 #include "lsn.h"
@@ -129,6 +132,13 @@ api_respond_db_failure(struct request *rq, enum db_status status, const struct d
 		reply.error = API_ERROR_GATEWAY_TIMEOUT;
 	else if (status == DB_UNAVAILABLE)
 		reply.error = API_ERROR_SERVICE_UNAVAILABLE;
+	else if (status == DB_CIRCUIT_OPEN)
+	{
+		reply.error = API_ERROR_SERVICE_UNAVAILABLE;
+		reply.message = "the database is unavailable; retry later";
+		if (rq->worker != NULL && rq->worker->pg_breaker != NULL)
+			reply.retry_after = breaker_retry_after_s(rq->worker->pg_breaker, monotonic_ms());
+	}
 	else
 	{
 		m = sqlstate_map(result->sqlstate);
@@ -179,7 +189,7 @@ retry_on_primary(enum db_status status, const struct db_result *result)
  * whose WAL position after the commit is answered in QR-Write-LSN.
  */
 static enum db_status
-run_statement(struct request *rq, const char *sql, const char *const *values,
+run_statement(struct request *rq, const char *sql, const char *const *values, int nvalues,
 			  uint64_t min_lsn, struct db_result *result)
 {
 	struct worker *w = rq->worker;
@@ -188,10 +198,10 @@ run_statement(struct request *rq, const char *sql, const char *const *values,
 	int			i;
 
 	if (w == NULL || w->replicas == NULL)
-		return db_query(w ? w->db : NULL, sql, 3, values, result);
+		return db_query(w ? w->db : NULL, sql, nvalues, values, result);
 	if (strcmp(rq->match.route->method, "GET") != 0)
 	{
-		status = db_query_lsn(w->db, sql, 3, values, result, &lsn);
+		status = db_query_lsn(w->db, sql, nvalues, values, result, &lsn);
 		if (status == DB_OK && lsn != 0)
 			lsn_format(lsn, rq->write_lsn);
 		return status;
@@ -199,7 +209,7 @@ run_statement(struct request *rq, const char *sql, const char *const *values,
 	if ((i = replica_pick(w->replicas, min_lsn, &w->replica_turn)) >= 0)
 	{
 		rq->read_from = "replica";
-		status = db_query(w->replica_db[i], sql, 3, values, result);
+		status = db_query(w->replica_db[i], sql, nvalues, values, result);
 		if (status == DB_TIMEOUT || status == DB_UNAVAILABLE)
 			replica_mark_down(w->replicas, i);
 		if (!retry_on_primary(status, result))
@@ -207,50 +217,90 @@ run_statement(struct request *rq, const char *sql, const char *const *values,
 		PQclear(result->res);
 	}
 	rq->read_from = "primary";
-	return db_query(w->db, sql, 3, values, result);
+	return db_query(w->db, sql, nvalues, values, result);
 }
 
-/* Calls the route's SQL function and relays its answer */
+/* A route's statement: its arguments and where it may run */
+struct statement
+{
+	const char *values[4];		/* claims, params, body, and the game id */
+	uint64_t	min_lsn;
+	char		game_id[24];
+};
+
+/*
+ * Build and run the route's statement (a cache_fetch_fn): one call of its
+ * function, whose answer Postgres splits into data, pagination, count and
+ * status; with_version adds the game's leaderboard version, read in the
+ * same snapshot
+ */
+static enum db_status
+fetch_route(struct request *rq, void *arg, bool with_version, struct db_result *result)
+{
+	struct statement *st = arg;
+	char		sql[API_SQL_SIZE];
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT r->'data', r->'pagination', r->>'count', coalesce((r->>'status')::int, 200)%s"
+			 " FROM qr_event.%s($1::jsonb, $2::jsonb, $3::jsonb) AS r",
+			 with_version ? ", qr_event.leaderboard_version($4::bigint)" : "",
+			 rq->match.route->sql_function);
+	snprintf(st->game_id, sizeof(st->game_id), "%lld",
+			 rq->match.param_count > 0 ? (long long) rq->match.params[0].id : 0LL);
+	st->values[3] = st->game_id;
+	return run_statement(rq, sql, st->values, with_version ? 4 : 3, st->min_lsn, result);
+}
+
+/* Run the statement and relay its answer; a write that worked invalidates the cache */
+static void
+relay_route(struct request *rq, struct statement *st)
+{
+	struct db_result result;
+	enum db_status status = fetch_route(rq, st, false, &result);
+
+	if (status != DB_OK)
+		api_respond_db_failure(rq, status, &result);
+	else if (PQntuples(result.res) != 1 || PQgetisnull(result.res, 0, 0))
+		respond_error_code(rq, API_ERROR_INTERNAL, NULL);
+	else
+	{
+		if (strcmp(rq->match.route->method, "GET") != 0)
+			cache_note_write(rq->worker ? rq->worker->cache : NULL, rq);
+		respond_page(rq, atoi(PQgetvalue(result.res, 0, 3)) == 201 ? 201 : 200,
+					 PQgetvalue(result.res, 0, 0),
+					 PQgetisnull(result.res, 0, 1) ? NULL : PQgetvalue(result.res, 0, 1),
+					 PQgetisnull(result.res, 0, 1) ? NULL : PQgetvalue(result.res, 0, 2));
+	}
+	PQclear(result.res);
+}
+
+/* Calls the route's SQL function and relays its answer, through the cache when it applies */
 void
 handle_sql_route(struct request *rq)
 {
-	char		sql[API_SQL_SIZE];
+	struct cache *cache = rq->worker ? rq->worker->cache : NULL;
+	struct statement st = {{NULL, NULL, NULL, NULL}, 0, ""};
 	struct json_buf claims;
 	struct json_buf params;
-	const char *values[3];
 	const char *error = NULL;
-	struct db_result result;
-	enum db_status status;
-	uint64_t	min_lsn;
 
-	if (!api_body_acceptable(rq) || !read_after(rq, &min_lsn))
+	if (!api_body_acceptable(rq) || !read_after(rq, &st.min_lsn))
 		return;
 	json_buf_init(&claims);
 	json_buf_init(&params);
-	values[0] = claims_json(rq, &claims) ? json_buf_text(&claims) : NULL;
+	st.values[0] = claims_json(rq, &claims) ? json_buf_text(&claims) : NULL;
 	if (!params_json(rq, &params, &error))
 		respond_error_code(rq, API_ERROR_BAD_REQUEST, error);
 	else if (claims.failed || params.failed)
 		respond_error_code(rq, API_ERROR_INTERNAL, NULL);
 	else
 	{
-		values[1] = json_buf_text(&params);
-		values[2] = rq->body;
-		snprintf(sql, sizeof(sql),
-				 "SELECT r->'data', r->'pagination', r->>'count', coalesce((r->>'status')::int, 200)"
-				 " FROM qr_event.%s($1::jsonb, $2::jsonb, $3::jsonb) AS r",
-				 rq->match.route->sql_function);
-		status = run_statement(rq, sql, values, min_lsn, &result);
-		if (status != DB_OK)
-			api_respond_db_failure(rq, status, &result);
-		else if (PQntuples(result.res) != 1 || PQgetisnull(result.res, 0, 0))
-			respond_error_code(rq, API_ERROR_INTERNAL, NULL);
+		st.values[1] = json_buf_text(&params);
+		st.values[2] = rq->body;
+		if (cache_applies(cache, rq))
+			cache_serve(cache, rq, st.values[0], st.values[1], fetch_route, &st);
 		else
-			respond_page(rq, atoi(PQgetvalue(result.res, 0, 3)) == 201 ? 201 : 200,
-						 PQgetvalue(result.res, 0, 0),
-						 PQgetisnull(result.res, 0, 1) ? NULL : PQgetvalue(result.res, 0, 1),
-						 PQgetisnull(result.res, 0, 1) ? NULL : PQgetvalue(result.res, 0, 2));
-		PQclear(result.res);
+			relay_route(rq, &st);
 	}
 	json_buf_free(&claims);
 	json_buf_free(&params);

@@ -33,22 +33,20 @@ handle_healthz(struct request *rq)
 	respond_data(rq, 200, "{\"status\":\"ok\",\"version\":\"" QR_GATEWAY_VERSION "\"}");
 }
 
-/* Run SELECT 1 on this thread's Postgres connection */
+/* Run SELECT 1 on this thread's Postgres connection, past its breaker */
 static void
 check_postgres(struct request *rq, struct check *check)
 {
-	struct db_result result;
 	struct timespec start;
 	enum db_status status;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	status = db_query(rq->worker ? rq->worker->db : NULL, "SELECT 1", 0, NULL, &result);
+	status = db_ping(rq->worker ? rq->worker->db : NULL);
 	check->ms = elapsed_ms(&start);
 	check->error = (status == DB_OK) ? NULL : db_status_name(status);
-	PQclear(result.res);
 }
 
-/* PING this thread's Redis connection */
+/* PING this thread's Redis connection, past its breaker */
 static void
 check_redis(struct request *rq, struct check *check)
 {

@@ -17,6 +17,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "breaker.h"
 #include "deadline.h"
 #include "json.h"
 #include "log.h"
@@ -27,6 +28,7 @@ struct redis_conn
 	int			port;
 	int			timeout_ms;
 	redisContext *ctx;			/* NULL until connected, and after an error */
+	struct breaker *breaker;	/* guards every call; NULL for none */
 };
 
 /* Make an unconnected handle; the connection is opened on first use */
@@ -41,6 +43,14 @@ redis_conn_create(const char *host, int port, int timeout_ms)
 	rc->port = port;
 	rc->timeout_ms = timeout_ms;
 	return rc;
+}
+
+/* Guard every call of this connection with a (shared) circuit breaker */
+void
+redis_conn_set_breaker(struct redis_conn *rc, struct breaker *breaker)
+{
+	if (rc != NULL)
+		rc->breaker = breaker;
 }
 
 /* Close the connection, if any, and free the handle */
@@ -58,7 +68,7 @@ redis_conn_destroy(struct redis_conn *rc)
 const char *
 redis_status_name(enum redis_status status)
 {
-	static const char *const names[] = {"ok", "timeout", "unavailable"};
+	static const char *const names[] = {"ok", "timeout", "unavailable", "circuit_open"};
 
 	return names[status];
 }
@@ -152,62 +162,115 @@ redis_idle_ok(const redisContext *ctx)
 	return poll(&pfd, 1, 0) == 0;
 }
 
-/* Run a command given as argc arguments; *reply is the caller's to free */
+/* Connect if needed and set the time left as hiredis's timeout */
 static enum redis_status
-redis_run(struct redis_conn *rc, int argc, const char **argv,
-		  const size_t *argvlen, redisReply **reply)
+redis_ready(struct redis_conn *rc, const struct deadline *deadline)
 {
-	struct deadline deadline = deadline_in(rc->timeout_ms);
 	enum redis_status status;
 	int			ms;
-	int			saved_errno;
 
-	*reply = NULL;
 	if (rc->ctx != NULL && !redis_idle_ok(rc->ctx))
 	{
 		log_event(LOG_INFO, "redis closed an idle connection; reconnecting", NULL);
 		redisFree(rc->ctx);
 		rc->ctx = NULL;
 	}
-	if (rc->ctx == NULL && (status = redis_connect(rc, &deadline)) != REDIS_STATUS_OK)
+	if (rc->ctx == NULL && (status = redis_connect(rc, deadline)) != REDIS_STATUS_OK)
 		return status;
-	if ((ms = deadline_ms_left(&deadline)) == 0)
+	if ((ms = deadline_ms_left(deadline)) == 0)
 		return REDIS_STATUS_TIMEOUT;
 	if (redisSetTimeout(rc->ctx, ms_to_timeval(ms)) != REDIS_OK)
 	{
 		redis_drop(rc, REDIS_STATUS_UNAVAILABLE);
 		return REDIS_STATUS_UNAVAILABLE;
 	}
-	*reply = redisCommandArgv(rc->ctx, argc, argv, argvlen);
-	saved_errno = errno;
-	if (*reply == NULL)
-	{
-		status = classify_failure(rc->ctx, saved_errno);
-		redis_drop(rc, status);
-		return status;
-	}
-	if ((*reply)->type == REDIS_REPLY_ERROR)
-	{
-		log_redis_problem("redis answered an error", (*reply)->str);
-		freeReplyObject(*reply);
-		*reply = NULL;
-		return REDIS_STATUS_UNAVAILABLE;
-	}
 	return REDIS_STATUS_OK;
 }
 
-/* PING Redis within the deadline */
+/* Send the commands and read the replies (see redis_pipeline) */
+static enum redis_status
+redis_exchange(struct redis_conn *rc, int n, const struct redis_cmd *cmds,
+			   redisReply **replies)
+{
+	struct deadline deadline = deadline_in(rc->timeout_ms);
+	enum redis_status status;
+	void	   *reply;
+	int			saved_errno;
+	int			i;
+
+	if ((status = redis_ready(rc, &deadline)) != REDIS_STATUS_OK)
+		return status;
+	for (i = 0; i < n; i++)
+		if (redisAppendCommandArgv(rc->ctx, cmds[i].argc, cmds[i].argv, cmds[i].argvlen) != REDIS_OK)
+			break;
+	for (int j = 0; i == n && j < n; j++)
+	{
+		if (redisGetReply(rc->ctx, &reply) != REDIS_OK || reply == NULL)
+			break;
+		replies[j] = reply;
+	}
+	saved_errno = errno;
+	if (i == n && replies[n - 1] != NULL)
+		return REDIS_STATUS_OK;
+	status = classify_failure(rc->ctx, saved_errno);
+	for (i = 0; i < n; i++)
+	{
+		if (replies[i] != NULL)
+			freeReplyObject(replies[i]);
+		replies[i] = NULL;
+	}
+	redis_drop(rc, status);
+	return status;
+}
+
+/*
+ * Send n commands at once and read their n replies: one round trip, within
+ * the connection's deadline. On REDIS_STATUS_OK every replies[i] is set and
+ * the caller's to free (freeReplyObject); error replies (NOSCRIPT, WRONGTYPE)
+ * are replies too, of type REDIS_REPLY_ERROR. On a failure none is set and
+ * the connection is dropped. With a breaker, an open circuit answers
+ * REDIS_STATUS_CIRCUIT_OPEN at once.
+ */
+enum redis_status
+redis_pipeline(struct redis_conn *rc, int n, const struct redis_cmd *cmds,
+			   redisReply **replies)
+{
+	struct breaker_ticket ticket;
+	enum redis_status status;
+
+	for (int i = 0; i < n; i++)
+		replies[i] = NULL;
+	if (rc == NULL)
+		return REDIS_STATUS_UNAVAILABLE;
+	if (rc->breaker == NULL)
+		return redis_exchange(rc, n, cmds, replies);
+	ticket = breaker_admit(rc->breaker, monotonic_ms());
+	if (ticket.kind == BREAKER_DENIED)
+		return REDIS_STATUS_CIRCUIT_OPEN;
+	status = redis_exchange(rc, n, cmds, replies);
+	breaker_report(rc->breaker, ticket, status == REDIS_STATUS_OK, monotonic_ms());
+	return status;
+}
+
+/* PING Redis within the deadline, past the breaker: readiness asks the server itself */
 enum redis_status
 redis_ping(struct redis_conn *rc)
 {
 	const char *argv[] = {"PING"};
 	const size_t argvlen[] = {4};
+	const struct redis_cmd ping = {1, argv, argvlen};
 	enum redis_status status;
 	redisReply *reply;
 
 	if (rc == NULL)
 		return REDIS_STATUS_UNAVAILABLE;
-	status = redis_run(rc, 1, argv, argvlen, &reply);
+	reply = NULL;
+	status = redis_exchange(rc, 1, &ping, &reply);
+	if (status == REDIS_STATUS_OK && reply->type == REDIS_REPLY_ERROR)
+	{
+		log_redis_problem("redis answered an error", reply->str);
+		status = REDIS_STATUS_UNAVAILABLE;
+	}
 	if (reply != NULL)
 		freeReplyObject(reply);
 	return status;

@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "deadline.h"
 #include "log.h"
 #include "lsn.h"
 
@@ -71,16 +72,6 @@ struct replica_set
 	bool		stopping;		/* under lock */
 };
 
-/* A monotonic clock in ms */
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Run one probe query on c; the result, or NULL with r->reason set */
 static PGresult *
 probe(struct replica *r, struct db_conn *c, const char *what, const char *sql)
@@ -107,7 +98,7 @@ sample_primary(struct replica *r)
 	uint64_t	lsn;
 
 	if (res != NULL && lsn_parse(PQgetvalue(res, 0, 0), &lsn))
-		lsn_history_add(&r->history, now_ms(), lsn);
+		lsn_history_add(&r->history, monotonic_ms(), lsn);
 	PQclear(res);
 }
 
@@ -162,7 +153,7 @@ log_transition(const struct replica *r, enum replica_state from, enum replica_st
 static bool
 wait_next_probe(struct replica_set *set, int64_t due_ms)
 {
-	int64_t		left = due_ms - now_ms();
+	int64_t		left = due_ms - monotonic_ms();
 	struct timespec until;
 	bool		stopping;
 
@@ -177,7 +168,7 @@ wait_next_probe(struct replica_set *set, int64_t due_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&set->lock);
-	while (!set->stopping && now_ms() < due_ms)
+	while (!set->stopping && monotonic_ms() < due_ms)
 		if (pthread_cond_timedwait(&set->wake, &set->lock, &until) != 0)
 			break;
 	stopping = set->stopping;
@@ -196,7 +187,7 @@ monitor_main(void *arg)
 
 	do
 	{
-		due = now_ms() + r->set->check_ms;
+		due = monotonic_ms() + r->set->check_ms;
 		sample_primary(r);
 		after = probe_standby(r);
 		if (after == REPLICA_DOWN || after == REPLICA_NOT_STANDBY)

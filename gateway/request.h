@@ -39,6 +39,9 @@ struct request
 	char	   *body;			/* NUL-terminated; NULL when there was none */
 	size_t		body_len;
 	const char *cache_control;	/* the Cache-Control answer header */
+	char		cache_control_buf[48];	/* when it carries a max-age */
+	const char *cache_result;	/* meta.cache: hit, miss, stale, refresh; NULL */
+	char		etag[24];		/* the ETag answer header, "" for none */
 	const char *read_from;		/* "primary" or "replica" for a routed read */
 	char		write_lsn[LSN_TEXT_SIZE];	/* after a write, when replicas serve reads */
 	bool		head_only;		/* HEAD: headers without the body */

@@ -44,10 +44,13 @@ respond_error_info(enum api_error error)
 	return &api_errors[error];
 }
 
-/* Append ,"meta":{...} (with "count" unless NULL) and the closing brace */
+/*
+ * Append ,"meta":{...} (with "count" unless NULL, "cache" unless NULL) and
+ * the closing brace
+ */
 static void
 append_meta(struct json_buf *out, const char *timestamp, const char *request_id,
-			const char *count)
+			const char *count, const char *cache)
 {
 	json_buf_puts(out, ",\"meta\":{\"timestamp\":");
 	json_buf_cstring(out, timestamp);
@@ -58,6 +61,11 @@ append_meta(struct json_buf *out, const char *timestamp, const char *request_id,
 		json_buf_puts(out, ",\"count\":");
 		json_buf_cstring(out, count[0] != '\0' ? count : NULL);
 	}
+	if (cache != NULL)
+	{
+		json_buf_puts(out, ",\"cache\":");
+		json_buf_cstring(out, cache);
+	}
 	json_buf_puts(out, "}}");
 }
 
@@ -66,17 +74,18 @@ bool
 respond_build_success(struct json_buf *out, const char *data_json,
 					  const char *timestamp, const char *request_id)
 {
-	return respond_build_page(out, data_json, NULL, NULL, timestamp, request_id);
+	return respond_build_page(out, data_json, NULL, NULL, NULL, timestamp, request_id);
 }
 
 /*
  * Build the success envelope of a list page: "pagination" (raw JSON) after
- * "data", and meta.count ("exact", "estimated", or "" for null); either is
- * left out when NULL.
+ * "data", meta.count ("exact", "estimated", or "" for null) and meta.cache
+ * (hit, miss, stale, refresh); each is left out when NULL.
  */
 bool
 respond_build_page(struct json_buf *out, const char *data_json, const char *pagination_json,
-				   const char *count, const char *timestamp, const char *request_id)
+				   const char *count, const char *cache, const char *timestamp,
+				   const char *request_id)
 {
 	json_buf_puts(out, "{\"success\":true,\"data\":");
 	json_buf_puts(out, data_json ? data_json : "null");
@@ -85,7 +94,7 @@ respond_build_page(struct json_buf *out, const char *data_json, const char *pagi
 		json_buf_puts(out, ",\"pagination\":");
 		json_buf_puts(out, pagination_json);
 	}
-	append_meta(out, timestamp, request_id, count);
+	append_meta(out, timestamp, request_id, count, cache);
 	return !out->failed;
 }
 
@@ -127,7 +136,7 @@ respond_build_error(struct json_buf *out, const struct error_reply *reply,
 	if (reply->error == API_ERROR_RATE_LIMITED)
 		json_buf_printf(out, ",\"retryAfter\":%d", reply_retry_after(reply));
 	json_buf_puts(out, "}");
-	append_meta(out, timestamp, request_id, NULL);
+	append_meta(out, timestamp, request_id, NULL, NULL);
 	return !out->failed;
 }
 
@@ -164,6 +173,8 @@ collect_headers(const struct request *rq, int status, size_t len, int retry_afte
 	h[n++] = (struct header) {"Content-Length", length};
 	h[n++] = (struct header) {"X-Request-Id", rq->id};
 	h[n++] = (struct header) {"Cache-Control", rq->cache_control};
+	if (rq->etag[0] != '\0')
+		h[n++] = (struct header) {"ETag", rq->etag};
 	if (rq->read_from != NULL)
 		h[n++] = (struct header) {"QR-Read-From", rq->read_from};
 	if (rq->write_lsn[0] != '\0')
@@ -250,6 +261,26 @@ respond_out_of_memory(struct request *rq, const char *timestamp)
 	respond_send(rq, 500, body, (size_t) len, 0);
 }
 
+/* Answer 304 Not Modified: the headers of the cached answer, no body */
+void
+respond_not_modified(struct request *rq)
+{
+	struct header headers[RESPOND_MAX_HEADERS];
+	int			n = 0;
+
+	if (rq->responded)
+		return;
+	rq->responded = true;
+	rq->status = 304;
+	rq->bytes = 0;
+	if (rq->close || rq->sent_continue || atomic_load(rq->stopping))
+		mg_disable_connection_keep_alive(rq->conn);
+	headers[n++] = (struct header) {"X-Request-Id", rq->id};
+	headers[n++] = (struct header) {"Cache-Control", rq->cache_control};
+	headers[n++] = (struct header) {"ETag", rq->etag};
+	send_headers(rq, 304, headers, n);
+}
+
 /* Answer with a JSON document as it is, without an envelope */
 void
 respond_raw_json(struct request *rq, int status, const char *json, size_t len)
@@ -274,7 +305,7 @@ respond_page(struct request *rq, int status, const char *data_json,
 
 	timestamp_now(ts, sizeof(ts));
 	json_buf_init(&body);
-	if (respond_build_page(&body, data_json, pagination_json, count, ts, rq->id))
+	if (respond_build_page(&body, data_json, pagination_json, count, rq->cache_result, ts, rq->id))
 		respond_send(rq, status, body.data, body.len, 0);
 	else
 		respond_out_of_memory(rq, ts);

@@ -58,7 +58,9 @@ extern bool respond_build_error(struct json_buf *out, const struct error_reply *
 								const char *timestamp, const char *request_id);
 extern bool respond_build_page(struct json_buf *out, const char *data_json,
 							   const char *pagination_json, const char *count,
-							   const char *timestamp, const char *request_id);
+							   const char *cache, const char *timestamp,
+							   const char *request_id);
+extern void respond_not_modified(struct request *rq);
 extern void respond_raw_json(struct request *rq, int status, const char *json, size_t len);
 extern void respond_data(struct request *rq, int status, const char *data_json);
 extern void respond_page(struct request *rq, int status, const char *data_json,

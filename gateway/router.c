@@ -11,39 +11,45 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "live_page.h"
+#include "stream.h"
 
 /* A route answered by one qr_event.http_* function (handlers_api.c) */
-#define SQL_ROUTE(method, pattern, auth, function) \
-	{method, pattern, handle_sql_route, auth, ROUTE_CACHE_NONE, ROUTE_RATE_NONE, function}
+#define SQL_ROUTE(method, pattern, auth, cache, rate, function) \
+	{method, pattern, handle_sql_route, auth, ROUTE_CACHE_##cache, ROUTE_RATE_##rate, function}
 /* A route that checks credentials and answers a signed token (handlers_token.c) */
-#define TOKEN_ROUTE(pattern, function) \
-	{"POST", pattern, handle_token_route, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE, ROUTE_RATE_NONE, function}
+#define TOKEN_ROUTE(pattern, rate, function) \
+	{"POST", pattern, handle_token_route, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE, ROUTE_RATE_##rate, function}
 
 static const struct route routes[] = {
 	{"GET", "/healthz", handle_healthz, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
 	ROUTE_RATE_NONE, NULL},
 	{"GET", "/readyz", handle_readyz, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
 	ROUTE_RATE_NONE, NULL},
-	TOKEN_ROUTE("/api/auth/login", "http_login"),
-	TOKEN_ROUTE("/api/auth/guest", "http_guest_login"),
-	SQL_ROUTE("GET", "/api/events", ROUTE_AUTH_ACCOUNT, "http_list_events"),
-	SQL_ROUTE("POST", "/api/events", ROUTE_AUTH_ACCOUNT, "http_create_event"),
-	SQL_ROUTE("GET", "/api/events/{id}", ROUTE_AUTH_ACCOUNT, "http_get_event"),
-	SQL_ROUTE("GET", "/api/events/{id}/guests", ROUTE_AUTH_ACCOUNT, "http_list_guests"),
-	SQL_ROUTE("POST", "/api/events/{id}/guests", ROUTE_AUTH_ACCOUNT, "http_add_guest"),
-	SQL_ROUTE("GET", "/api/events/{id}/families", ROUTE_AUTH_ACCOUNT, "http_list_families"),
-	SQL_ROUTE("POST", "/api/events/{id}/families", ROUTE_AUTH_ACCOUNT, "http_add_family"),
-	SQL_ROUTE("GET", "/api/events/{id}/games", ROUTE_AUTH_ANYONE, "http_list_games"),
-	SQL_ROUTE("POST", "/api/events/{id}/games", ROUTE_AUTH_ACCOUNT, "http_add_game"),
-	SQL_ROUTE("GET", "/api/events/{id}/stats", ROUTE_AUTH_ACCOUNT, "http_event_stats"),
-	SQL_ROUTE("POST", "/api/events/{id}/guests/{guest_id}/qr", ROUTE_AUTH_ACCOUNT, "http_issue_qr"),
-	SQL_ROUTE("POST", "/api/qr/{token}/scan", ROUTE_AUTH_ACCOUNT, "http_scan_qr"),
-	SQL_ROUTE("POST", "/api/qr/{token}/revoke", ROUTE_AUTH_ACCOUNT, "http_revoke_qr"),
-	SQL_ROUTE("GET", "/api/qr/{token}/history", ROUTE_AUTH_ACCOUNT, "http_qr_history"),
-	SQL_ROUTE("GET", "/api/games/{id}/leaderboard", ROUTE_AUTH_ANYONE, "http_leaderboard"),
-	SQL_ROUTE("GET", "/api/games/{id}/leaderboard/{participation_id}", ROUTE_AUTH_ANYONE,
+	TOKEN_ROUTE("/api/auth/login", LOGIN, "http_login"),
+	TOKEN_ROUTE("/api/auth/guest", NONE, "http_guest_login"),
+	SQL_ROUTE("GET", "/api/events", ROUTE_AUTH_ACCOUNT, FREQUENT, EVENTS, "http_list_events"),
+	SQL_ROUTE("POST", "/api/events", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_create_event"),
+	SQL_ROUTE("GET", "/api/events/{id}", ROUTE_AUTH_ACCOUNT, FREQUENT, NONE, "http_get_event"),
+	SQL_ROUTE("GET", "/api/events/{id}/guests", ROUTE_AUTH_ACCOUNT, FREQUENT, NONE, "http_list_guests"),
+	SQL_ROUTE("POST", "/api/events/{id}/guests", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_add_guest"),
+	SQL_ROUTE("GET", "/api/events/{id}/families", ROUTE_AUTH_ACCOUNT, FREQUENT, NONE, "http_list_families"),
+	SQL_ROUTE("POST", "/api/events/{id}/families", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_add_family"),
+	SQL_ROUTE("GET", "/api/events/{id}/games", ROUTE_AUTH_ANYONE, STATIC, NONE, "http_list_games"),
+	SQL_ROUTE("POST", "/api/events/{id}/games", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_add_game"),
+	SQL_ROUTE("GET", "/api/events/{id}/stats", ROUTE_AUTH_ACCOUNT, COMPUTED, NONE, "http_event_stats"),
+	SQL_ROUTE("POST", "/api/events/{id}/guests/{guest_id}/qr", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_issue_qr"),
+	SQL_ROUTE("POST", "/api/qr/{token}/scan", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_scan_qr"),
+	SQL_ROUTE("POST", "/api/qr/{token}/revoke", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_revoke_qr"),
+	SQL_ROUTE("GET", "/api/qr/{token}/history", ROUTE_AUTH_ACCOUNT, NONE, NONE, "http_qr_history"),
+	SQL_ROUTE("GET", "/api/games/{id}/leaderboard", ROUTE_AUTH_ANYONE, REALTIME, LEADERBOARD, "http_leaderboard"),
+	SQL_ROUTE("GET", "/api/games/{id}/leaderboard/{participation_id}", ROUTE_AUTH_ANYONE, REALTIME, LEADERBOARD,
 			  "http_leaderboard_entry"),
-	SQL_ROUTE("POST", "/api/games/{id}/play", ROUTE_AUTH_GUEST, "http_play"),
+	{"GET", "/api/games/{id}/leaderboard/stream", handle_leaderboard_stream, ROUTE_AUTH_ANYONE,
+	ROUTE_CACHE_NONE, ROUTE_RATE_NONE, NULL},
+	SQL_ROUTE("POST", "/api/games/{id}/play", ROUTE_AUTH_GUEST, NONE, PLAY, "http_play"),
+	{"GET", "/live/games/{id}", handle_live_page, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
+	ROUTE_RATE_NONE, NULL},
 	{"GET", "/api/openapi.json", handle_openapi, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
 	ROUTE_RATE_NONE, NULL},
 };

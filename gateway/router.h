@@ -27,16 +27,24 @@ enum route_auth
 	ROUTE_AUTH_GUEST			/* a guest's token */
 };
 
-/* How a route's answers are cached in Redis */
+/* How a route's answers are cached: not, or in a class of DESIGN §5 */
 enum route_cache
 {
-	ROUTE_CACHE_NONE
+	ROUTE_CACHE_NONE,
+	ROUTE_CACHE_STATIC,			/* event and game settings */
+	ROUTE_CACHE_FREQUENT,		/* events, guests, families */
+	ROUTE_CACHE_REALTIME,		/* leaderboards */
+	ROUTE_CACHE_COMPUTED		/* dashboard figures */
 };
 
-/* Which rate limit class a route counts against */
+/* Which endpoint rate limit a route counts against, besides its tier's */
 enum route_rate
 {
-	ROUTE_RATE_NONE
+	ROUTE_RATE_NONE,
+	ROUTE_RATE_LOGIN,
+	ROUTE_RATE_LEADERBOARD,
+	ROUTE_RATE_PLAY,
+	ROUTE_RATE_EVENTS
 };
 
 struct route

@@ -16,6 +16,9 @@
 
 #include <civetweb.h>
 
+#include "breaker.h"
+#include "cache.h"
+#include "changes.h"
 #include "db.h"
 #include "deadline.h"
 #include "json.h"
@@ -39,6 +42,10 @@ struct server
 	struct mg_context *ctx;
 	const struct config *cfg;
 	struct replica_set *replicas;	/* NULL without replicas */
+	struct changes *changes;	/* the leaderboard change poller */
+	struct cache *cache;		/* NULL when caching is off */
+	struct breaker pg_breaker;	/* calls to the primary */
+	struct breaker redis_breaker;	/* calls to Redis */
 	atomic_bool stopping;		/* new requests get 503, answers close */
 	atomic_int	in_flight;		/* requests inside request_handle */
 	atomic_flag first_message_taken;
@@ -65,7 +72,7 @@ static atomic_uint next_replica_turn;
 static void *
 server_init_thread(const struct mg_context *ctx, int thread_type)
 {
-	const struct server *srv = mg_get_user_data(ctx);
+	struct server *srv = mg_get_user_data(ctx);
 	const struct config *cfg = srv->cfg;
 	struct worker *w;
 
@@ -77,8 +84,13 @@ server_init_thread(const struct mg_context *ctx, int thread_type)
 		return NULL;
 	}
 	w->db = db_conn_create(cfg->db, cfg->db_timeout_ms);
+	w->cache = srv->cache;
+	w->changes = srv->changes;
+	w->pg_breaker = &srv->pg_breaker;
+	db_conn_set_breaker(w->db, w->pg_breaker);
 	w->redis = redis_conn_create(cfg->redis.host, cfg->redis.port,
 								 cfg->redis_timeout_ms);
+	redis_conn_set_breaker(w->redis, &srv->redis_breaker);
 	if (srv->replicas != NULL &&
 		(w->replica_db = calloc(cfg->db_replica_count, sizeof(struct db_conn *))) != NULL)
 	{
@@ -177,6 +189,52 @@ server_start_civetweb(struct server *srv, char *err, size_t errlen)
 	return mg_start2(&init, &error);
 }
 
+/* Log a circuit breaker's change of state (called under its lock) */
+static void
+server_log_breaker(const struct breaker *b, enum breaker_state from, enum breaker_state to,
+				   void *arg)
+{
+	char		fields[128];
+
+	(void) arg;
+	snprintf(fields, sizeof(fields), "\"breaker\":\"%s\",\"from\":\"%s\",\"to\":\"%s\"",
+			 b->name, breaker_state_name(from), breaker_state_name(to));
+	log_event(to == BREAKER_CLOSED ? LOG_INFO : LOG_WARN, "circuit breaker state changed", fields);
+}
+
+/* Start what the workers share: breakers, replica monitors, change poller, cache */
+static bool
+server_start_shared(struct server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->cfg;
+
+	breaker_init(&srv->pg_breaker, "postgres", cfg->breaker_failures, cfg->breaker_open_ms,
+				 cfg->breaker_probe_ms, server_log_breaker, NULL);
+	breaker_init(&srv->redis_breaker, "redis", cfg->breaker_failures, cfg->breaker_open_ms,
+				 cfg->breaker_probe_ms, server_log_breaker, NULL);
+
+	srv->replicas = replica_set_start(cfg, err, errlen);
+	if (err[0] != '\0' || (srv->changes = changes_start(cfg, err, errlen)) == NULL)
+		return false;
+	if (cfg->cache && (srv->cache = cache_new(cfg, srv->changes)) == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+/* Stop what server_start_shared started (any part may be missing) */
+static void
+server_stop_shared(struct server *srv)
+{
+	cache_free(srv->cache);
+	changes_stop(srv->changes);
+	replica_set_stop(srv->replicas);
+	breaker_destroy(&srv->redis_breaker);
+	breaker_destroy(&srv->pg_breaker);
+}
+
 /*
  * Start civetweb on the listen address with one catch-all handler, so that
  * every answer is the gateway's JSON. No document_root: civetweb never
@@ -199,9 +257,9 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	srv->cfg = cfg;
-	srv->replicas = replica_set_start(cfg, err, errlen);
-	if (srv->replicas == NULL && err[0] != '\0')
+	if (!server_start_shared(srv, err, errlen))
 	{
+		server_stop_shared(srv);
 		free(srv);
 		return NULL;
 	}
@@ -214,7 +272,7 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		if (srv->first_message[0] != '\0')
 			snprintf(err, errlen, "%s", srv->first_message);
 		mg_exit_library();
-		replica_set_stop(srv->replicas);
+		server_stop_shared(srv);
 		free(srv);
 		return NULL;
 	}
@@ -253,6 +311,6 @@ server_stop(struct server *srv)
 		nanosleep(&pause, NULL);
 	mg_stop(srv->ctx);
 	mg_exit_library();
-	replica_set_stop(srv->replicas);
+	server_stop_shared(srv);
 	free(srv);
 }

@@ -20,6 +20,9 @@ struct worker
 	struct replica_set *replicas;	/* shared; NULL without replicas */
 	struct db_conn **replica_db;	/* one per replica, in the set's order */
 	unsigned	replica_turn;	/* where the next read starts looking */
+	struct cache *cache;		/* shared; NULL when caching is off */
+	struct breaker *pg_breaker; /* shared: guards calls to the primary */
+	struct changes *changes;	/* shared: the leaderboard change poller */
 };
 
 struct server;

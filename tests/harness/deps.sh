@@ -10,6 +10,10 @@ QR_PACKAGES=(
     libcmocka-dev
     clang libclang-rt-14-dev
     wrk
+    # tests/gateway/t/live_page.t: Debian's Chromium (playwright-core drives it and never
+    # downloads a browser) and a font for its screenshots; the test runs `npm ci` in
+    # tests/browser itself when tests/browser/node_modules is missing.
+    chromium fonts-dejavu-core
 )
 
 missing=()
@@ -17,6 +21,11 @@ for pkg in "${QR_PACKAGES[@]}"; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
     [ "$status" = installed ] || missing+=("$pkg")
 done
+# node and npm for tests/browser: Debian's only when either command is missing, since a
+# Node.js installed from elsewhere brings its own npm and conflicts with Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -11,7 +11,7 @@ use Test::More;
 use QRPg qw(psql literal);
 use QRTest qw(start_gateway);
 
-# DESIGN §5, but the stream, the live page and /metrics, which the edge issue adds
+# DESIGN §5, but /metrics (Prometheus text, not part of the API document)
 my @contract = (
     'GET /healthz', 'GET /readyz', 'GET /api/openapi.json',
     'POST /api/auth/login', 'POST /api/auth/guest',
@@ -22,11 +22,12 @@ my @contract = (
     'GET /api/events/{id}/stats', 'POST /api/events/{id}/guests/{guest_id}/qr',
     'POST /api/qr/{token}/scan', 'POST /api/qr/{token}/revoke', 'GET /api/qr/{token}/history',
     'GET /api/games/{id}/leaderboard', 'GET /api/games/{id}/leaderboard/{participation_id}',
-    'POST /api/games/{id}/play',
+    'POST /api/games/{id}/play', 'GET /api/games/{id}/leaderboard/stream', 'GET /live/games/{id}',
 );
 my %public = map { $_ => 1 } ('GET /healthz', 'GET /readyz', 'GET /api/openapi.json',
     'POST /api/auth/login', 'POST /api/auth/guest', 'GET /api/events/{id}/games',
-    'GET /api/games/{id}/leaderboard', 'GET /api/games/{id}/leaderboard/{participation_id}');
+    'GET /api/games/{id}/leaderboard', 'GET /api/games/{id}/leaderboard/{participation_id}',
+    'GET /api/games/{id}/leaderboard/stream', 'GET /live/games/{id}');
 
 my $gw = start_gateway();
 my $res = $gw->get('/api/openapi.json');

@@ -432,6 +432,100 @@ test_replica_list(void **state)
 	config_free(&l.cfg);
 }
 
+/* Load one flag and return the rate limit it set */
+static struct config_rate
+load_rate(const char *value, enum rate_scope scope)
+{
+	const char *args[] = {"--rate-leaderboard", value, NULL};
+	const char *env[] = {DB_OK, SECRET_OK, NULL};
+	struct config_rate rate;
+	struct loaded l;
+
+	load(&l, args, env);
+	if (l.rc != 0)
+		fail_msg("%s: %s", value, l.err);
+	rate = l.cfg.rate[scope];
+	config_free(&l.cfg);
+	return rate;
+}
+
+/* Rate limits: the defaults of DESIGN §5, units, burst, concurrency, and refusals */
+static void
+test_rates(void **state)
+{
+	static const char *const bad[] = {
+		"", "10", "10/", "10/m", "10/min,", "10/min,burst=", "10/min,burst=0", "0/min",
+		"-1/min", "10/min,concurrent=2,burst=1", "10/min,burst=2x", "10/min burst=2",
+		"1000000001/s", "10/min,size=3", "10/day", NULL
+	};
+	const char *env[] = {DB_OK, SECRET_OK, NULL};
+	struct config_rate r;
+	struct loaded l;
+
+	(void) state;
+	load(&l, NULL, env);
+	assert_int_equal(l.rc, 0);
+	assert_true(l.cfg.rate_limits);
+	assert_float_equal(l.cfg.rate[RATE_PREMIUM].per_second, 1000.0 / 60, 1e-9);
+	assert_int_equal(l.cfg.rate[RATE_PREMIUM].burst, 100);
+	assert_int_equal(l.cfg.rate[RATE_PREMIUM].concurrent, 50);
+	assert_int_equal(l.cfg.rate[RATE_AUTHENTICATED].concurrent, 10);
+	assert_float_equal(l.cfg.rate[RATE_ANONYMOUS].per_second, 1.0, 1e-9);
+	assert_int_equal(l.cfg.rate[RATE_ANONYMOUS].concurrent, 5);
+	assert_int_equal(l.cfg.rate[RATE_LOGIN].burst, 3);
+	assert_int_equal(l.cfg.rate[RATE_LOGIN].concurrent, 0);
+	assert_float_equal(l.cfg.rate[RATE_PLAY].per_second, 5.0 / 60, 1e-9);
+	assert_int_equal(l.cfg.rate[RATE_EVENTS].burst, 20);
+	assert_int_equal(l.cfg.cache_ttl_s[CACHE_REALTIME], 30);
+	assert_int_equal(l.cfg.cache_ttl_s[CACHE_COMPUTED], 600);
+	assert_float_equal(l.cfg.cache_beta[CACHE_STATIC], 1.0, 1e-9);
+	assert_int_equal(l.cfg.breaker_failures, 5);
+	assert_int_equal(l.cfg.breaker_open_ms, 60000);
+	config_free(&l.cfg);
+
+	r = load_rate("7/s", RATE_LEADERBOARD);
+	assert_float_equal(r.per_second, 7.0, 1e-9);
+	assert_int_equal(r.burst, 1);
+	assert_int_equal(r.concurrent, 0);
+	r = load_rate("3600/h,burst=5,concurrent=2", RATE_LEADERBOARD);
+	assert_float_equal(r.per_second, 1.0, 1e-9);
+	assert_int_equal(r.burst, 5);
+	assert_int_equal(r.concurrent, 2);
+	r = load_rate("90/min,concurrent=0", RATE_LEADERBOARD);
+	assert_float_equal(r.per_second, 1.5, 1e-9);
+	for (int i = 0; bad[i] != NULL; i++)
+	{
+		const char *a[] = {"--rate-leaderboard", bad[i], NULL};
+
+		load(&l, a, env);
+		if (l.rc == 0)
+			fail_msg("accepted rate \"%s\"", bad[i]);
+		assert_non_null(strstr(l.err, "invalid setting rate_leaderboard (QR_GATEWAY_RATE_LEADERBOARD)"));
+		config_free(&l.cfg);
+	}
+}
+
+/* XFetch betas are decimals */
+static void
+test_betas(void **state)
+{
+	(void) state;
+	assert_flag_ok("--cache-beta-realtime", "0");
+	assert_flag_ok("--cache-beta-realtime", "2.5");
+	assert_flag_error("--cache-beta-realtime", "1e2",
+					  "invalid setting cache_beta_realtime (QR_GATEWAY_CACHE_BETA_REALTIME): "
+					  "expected a decimal from 0 to 100, got \"1e2\"");
+	assert_flag_error("--cache-beta-realtime", "-1",
+					  "invalid setting cache_beta_realtime (QR_GATEWAY_CACHE_BETA_REALTIME): "
+					  "expected a decimal from 0 to 100, got \"-1\"");
+	assert_flag_error("--cache-beta-realtime", "101",
+					  "invalid setting cache_beta_realtime (QR_GATEWAY_CACHE_BETA_REALTIME): "
+					  "expected a decimal from 0 to 100, got \"101\"");
+	assert_flag_error("--cache-beta-realtime", "nan",
+					  "invalid setting cache_beta_realtime (QR_GATEWAY_CACHE_BETA_REALTIME): "
+					  "expected a decimal from 0 to 100, got \"nan\"");
+}
+
 /* access_log takes on/off spellings; log_level its four names */
 static void
 test_bool_and_levels(void **state)
@@ -587,6 +681,8 @@ main(void)
 		cmocka_unit_test(test_conninfo_forms),
 		cmocka_unit_test(test_replica_list),
 		cmocka_unit_test(test_bool_and_levels),
+		cmocka_unit_test(test_rates),
+		cmocka_unit_test(test_betas),
 		cmocka_unit_test(test_empty_env_is_invalid),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_actions),

@@ -63,16 +63,17 @@ test_page_envelope(void **state)
 
 	(void) state;
 	json_buf_init(&buf);
-	assert_true(respond_build_page(&buf, "[1,2]", "{\"limit\":2,\"hasNext\":true}", "exact", TS, RID));
+	assert_true(respond_build_page(&buf, "[1,2]", "{\"limit\":2,\"hasNext\":true}", "exact", NULL, TS, RID));
 	assert_string_equal(json_buf_text(&buf),
 						"{\"success\":true,\"data\":[1,2],\"pagination\":{\"limit\":2,\"hasNext\":true},"
 						"\"meta\":{\"timestamp\":\"" TS "\",\"request_id\":\"" RID "\",\"count\":\"exact\"}}");
 	json_buf_free(&buf);
 	json_buf_init(&buf);
-	assert_true(respond_build_page(&buf, "[]", "{}", "", TS, RID));
+	assert_true(respond_build_page(&buf, "[]", "{}", "", "stale", TS, RID));
 	assert_string_equal(json_buf_text(&buf),
 						"{\"success\":true,\"data\":[],\"pagination\":{},"
-						"\"meta\":{\"timestamp\":\"" TS "\",\"request_id\":\"" RID "\",\"count\":null}}");
+						"\"meta\":{\"timestamp\":\"" TS "\",\"request_id\":\"" RID "\",\"count\":null,"
+						"\"cache\":\"stale\"}}");
 	json_buf_free(&buf);
 }
 
