@@ -39,6 +39,7 @@
 #include "handlers.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "redis.h"
 #include "respond.h"
 #include "server.h"
@@ -391,6 +392,7 @@ serve(struct lookup *lk, const struct cache_value *v, const char *result)
 	int64_t		left = (v->expiry_ms - wall_ms()) / 1000;
 
 	rq->cache_result = result;
+	metrics_cache(rq->worker ? rq->worker->metrics : NULL, class_names[lk->cls], result);
 	snprintf(rq->etag, sizeof(rq->etag), "%s", v->etag);
 	if (rq->match.route->auth == ROUTE_AUTH_ANYONE)
 	{

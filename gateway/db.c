@@ -38,6 +38,7 @@ struct db_conn
 
 
 static atomic_int cancels_in_flight;
+static atomic_int open_connections;	/* over every db_conn, for metrics */
 
 /* Make an unconnected handle; the connection is opened on first use */
 struct db_conn *
@@ -74,8 +75,17 @@ db_conn_destroy(struct db_conn *dc)
 {
 	if (dc == NULL)
 		return;
+	if (dc->conn != NULL)
+		atomic_fetch_sub(&open_connections, 1);
 	PQfinish(dc->conn);
 	free(dc);
+}
+
+/* How many Postgres connections the process has open */
+int
+db_open_connections(void)
+{
+	return atomic_load(&open_connections);
 }
 
 /* The name of a status as it appears in logs and answers */
@@ -167,6 +177,7 @@ db_drop(struct db_conn *dc, enum db_status why)
 		log_db_problem("postgres connection lost", PQerrorMessage(dc->conn));
 	PQfinish(dc->conn);
 	dc->conn = NULL;
+	atomic_fetch_sub(&open_connections, 1);
 }
 
 /* Wait for the socket to be ready for events, or the deadline */
@@ -233,6 +244,7 @@ db_connect(struct db_conn *dc, const struct deadline *deadline)
 		return DB_UNAVAILABLE;
 	}
 	dc->conn = conn;
+	atomic_fetch_add(&open_connections, 1);
 	return DB_OK;
 }
 

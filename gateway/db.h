@@ -45,6 +45,7 @@ extern enum db_status db_query_lsn(struct db_conn *dc, const char *sql, int npar
 								   const char *const *params, struct db_result *result,
 								   uint64_t *lsn);
 extern enum db_status db_ping(struct db_conn *dc);
+extern int	db_open_connections(void);
 extern const char *db_status_name(enum db_status status);
 
 #endif

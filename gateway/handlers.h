@@ -13,6 +13,7 @@
 
 extern void handle_healthz(struct request *rq);
 extern void handle_readyz(struct request *rq);
+extern void handle_metrics(struct request *rq);
 extern void handle_sql_route(struct request *rq);
 extern void handle_token_route(struct request *rq);
 extern void handle_openapi(struct request *rq);

@@ -1,17 +1,20 @@
 /*
  * handlers_health.c
- *		GET /healthz (liveness) and GET /readyz (Postgres and Redis reachable;
- *		the read replicas' states are shown but do not decide readiness).
+ *		GET /healthz (liveness), GET /readyz (Postgres and Redis reachable;
+ *		the read replicas' states are shown but do not decide readiness) and
+ *		GET /metrics (Prometheus text, to loopback callers only).
  *
  * Run in a civetweb worker thread with that thread's own connections; each
  * check is bounded by its deadline (db_timeout_ms, redis_timeout_ms).
  */
 #include <stdbool.h>
+#include <string.h>
 
 #include "db.h"
 #include "deadline.h"
 #include "handlers.h"
 #include "json.h"
+#include "metrics.h"
 #include "redis.h"
 #include "replicas.h"
 #include "respond.h"
@@ -131,5 +134,33 @@ handle_readyz(struct request *rq)
 		respond_error(rq, &reply);
 	}
 	json_buf_free(&details);
+	json_buf_free(&text);
+}
+
+/* Whether the caller is on this machine: 127.0.0.0/8 or ::1 */
+static bool
+from_loopback(const struct request *rq)
+{
+	const char *addr = mg_get_request_info(rq->conn)->remote_addr;
+
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0;
+}
+
+/* The Prometheus text of every counter and gauge; 403 from elsewhere than loopback */
+void
+handle_metrics(struct request *rq)
+{
+	struct json_buf text;
+
+	if (!from_loopback(rq))
+	{
+		respond_error_code(rq, API_ERROR_FORBIDDEN, "metrics are served to loopback callers only");
+		return;
+	}
+	json_buf_init(&text);
+	if (metrics_render(&text))
+		respond_document(rq, 200, METRICS_CONTENT_TYPE, text.data, text.len, NULL, 0);
+	else
+		respond_error_code(rq, API_ERROR_INTERNAL, NULL);
 	json_buf_free(&text);
 }

@@ -3,7 +3,7 @@
  *		The OpenAPI 3 document of the API, generated from the route table, and
  *		GET /api/openapi.json.
  *
- * Every route is an operation: its path parameters (ids as integers of at
+ * Every route but /metrics (Prometheus text) is an operation: its path parameters (ids as integers of at
  * least 1), bearer security unless it is public, the SQL function behind it
  * (x-sql-function) and the envelopes it answers with.  Being generated, the
  * document cannot drift from what the gateway serves; tests/gateway/t/
@@ -102,7 +102,7 @@ openapi_build(struct json_buf *out)
 				  QR_GATEWAY_VERSION "\"},\"paths\":{");
 	for (size_t i = 0, n = 0; i < count; i++)
 	{
-		if (seen_path(routes, i))
+		if (seen_path(routes, i) || routes[i].handler == handle_metrics)
 			continue;
 		json_buf_puts(out, n++ ? "," : "");
 		json_buf_cstring(out, routes[i].pattern);

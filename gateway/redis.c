@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,26 @@ struct redis_conn
 	redisContext *ctx;			/* NULL until connected, and after an error */
 	struct breaker *breaker;	/* guards every call; NULL for none */
 };
+
+static atomic_int open_connections;	/* over every redis_conn, for metrics */
+
+/* Close the connection, if any */
+static void
+redis_close(struct redis_conn *rc)
+{
+	if (rc->ctx == NULL)
+		return;
+	redisFree(rc->ctx);
+	rc->ctx = NULL;
+	atomic_fetch_sub(&open_connections, 1);
+}
+
+/* How many Redis connections the process has open */
+int
+redis_open_connections(void)
+{
+	return atomic_load(&open_connections);
+}
 
 /* Make an unconnected handle; the connection is opened on first use */
 struct redis_conn *
@@ -59,8 +80,7 @@ redis_conn_destroy(struct redis_conn *rc)
 {
 	if (rc == NULL)
 		return;
-	if (rc->ctx != NULL)
-		redisFree(rc->ctx);
+	redis_close(rc);
 	free(rc);
 }
 
@@ -115,8 +135,7 @@ redis_drop(struct redis_conn *rc, enum redis_status why)
 	log_redis_problem(why == REDIS_STATUS_TIMEOUT ?
 					  "redis call timed out; connection dropped" :
 					  "redis connection lost", rc->ctx->errstr);
-	redisFree(rc->ctx);
-	rc->ctx = NULL;
+	redis_close(rc);
 }
 
 /* Connect within the deadline */
@@ -144,6 +163,7 @@ redis_connect(struct redis_conn *rc, const struct deadline *deadline)
 		return status;
 	}
 	rc->ctx = ctx;
+	atomic_fetch_add(&open_connections, 1);
 	return REDIS_STATUS_OK;
 }
 
@@ -172,8 +192,7 @@ redis_ready(struct redis_conn *rc, const struct deadline *deadline)
 	if (rc->ctx != NULL && !redis_idle_ok(rc->ctx))
 	{
 		log_event(LOG_INFO, "redis closed an idle connection; reconnecting", NULL);
-		redisFree(rc->ctx);
-		rc->ctx = NULL;
+		redis_close(rc);
 	}
 	if (rc->ctx == NULL && (status = redis_connect(rc, deadline)) != REDIS_STATUS_OK)
 		return status;

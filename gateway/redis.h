@@ -38,6 +38,7 @@ extern void redis_conn_set_breaker(struct redis_conn *rc, struct breaker *breake
 extern enum redis_status redis_ping(struct redis_conn *rc);
 extern enum redis_status redis_pipeline(struct redis_conn *rc, int n,
 										const struct redis_cmd *cmds, redisReply **replies);
+extern int	redis_open_connections(void);
 extern const char *redis_status_name(enum redis_status status);
 
 #endif

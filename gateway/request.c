@@ -15,10 +15,15 @@
 #include <sys/random.h>
 
 #include "auth.h"
+#include "config.h"
 #include "deadline.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "respond.h"
+#include "server.h"
+#include "stream.h"
 
 #define BODY_READ_CHUNK 16384
 
@@ -89,6 +94,7 @@ request_begin(struct request *rq, struct mg_connection *conn,
 	rq->method = info->request_method ? info->request_method : "";
 	rq->path = info->local_uri_raw ? info->local_uri_raw : "";
 	rq->cache_control = "no-store";
+	rq->tier = RATE_ANONYMOUS;
 	rq->head_only = strcmp(rq->method, "HEAD") == 0;
 	request_assign_id(rq);
 	log_set_request_id(rq->id);
@@ -235,6 +241,71 @@ request_read_body(struct request *rq)
 	return true;
 }
 
+/* The caller's tier: premium or standard token, or none */
+static enum rate_scope
+request_tier(const struct request *rq)
+{
+	if (!rq->authenticated)
+		return RATE_ANONYMOUS;
+	return rq->claims.tier == JWT_TIER_PREMIUM ? RATE_PREMIUM : RATE_AUTHENTICATED;
+}
+
+/* Who a limit counts: the account or guest of the token, else the IP address */
+static void
+request_principal(const struct request *rq, char *out, size_t size)
+{
+	if (!rq->authenticated)
+		snprintf(out, size, "ip:%s", mg_get_request_info(rq->conn)->remote_addr);
+	else
+		snprintf(out, size, "%s:%s", rq->claims.role == JWT_ROLE_GUEST ? "g" : "a", rq->claims.sub);
+}
+
+/*
+ * Count the request against its tier's and its endpoint's limits and the
+ * tier's concurrency cap; false after answering 429. Probes (/healthz,
+ * /readyz) and /metrics are not limited; a stream gives its concurrency
+ * slot back at once (streams have their own cap).
+ */
+static bool
+request_rate_limit(struct request *rq)
+{
+	const struct route *r = rq->match.route;
+	struct worker *w = rq->worker;
+	char		principal[RATELIMIT_PRINCIPAL_MAX];
+	struct ratelimit_verdict v;
+	struct error_reply reply = {API_ERROR_RATE_LIMITED, NULL, NULL, NULL, 0};
+	char		message[96];
+
+	if (w == NULL || w->ratelimit == NULL ||
+		(strncmp(r->pattern, "/api/", 5) != 0 && strncmp(r->pattern, "/live/", 6) != 0))
+		return true;
+	request_principal(rq, principal, sizeof(principal));
+	v = ratelimit_check(w->ratelimit, w->redis, (enum rate_scope) rq->tier,
+						r->rate == ROUTE_RATE_NONE ? -1 : RATE_LOGIN + (int) (r->rate - ROUTE_RATE_LOGIN),
+						principal, monotonic_ms());
+	rq->rate.limit = v.limit;
+	rq->rate.remaining = v.remaining;
+	rq->rate.reset_s = v.reset_s;
+	if (v.allowed)
+	{
+		rq->holds_slot = r->handler != handle_leaderboard_stream;
+		if (!rq->holds_slot)
+			ratelimit_release(w->ratelimit, (enum rate_scope) rq->tier, principal);
+		return true;
+	}
+	metrics_rate_limited(w->metrics, ratelimit_scope_name((enum rate_scope) rq->tier),
+						 v.concurrency ? "concurrency" : ratelimit_scope_name(v.scope));
+	if (v.concurrency)
+		snprintf(message, sizeof(message), "too many requests in flight (at most %d)", v.limit);
+	else
+		snprintf(message, sizeof(message), "rate limit of %s exceeded", ratelimit_scope_name(v.scope));
+	reply.message = message;
+	reply.retry_after = v.retry_after_s;
+	rq->close = request_has_body(rq);
+	respond_error(rq, &reply);
+	return false;
+}
+
 /* Framing, routing, token, body, handler: the steps every request takes */
 static void
 request_dispatch(struct request *rq)
@@ -264,6 +335,9 @@ request_dispatch(struct request *rq)
 		rq->close = request_has_body(rq);
 		return;
 	}
+	rq->tier = request_tier(rq);
+	if (!request_rate_limit(rq))
+		return;
 	if (request_has_body(rq) && !request_read_body(rq))
 		return;
 	rq->match.route->handler(rq);
@@ -290,6 +364,49 @@ request_log_access(const struct request *rq)
 	json_buf_free(&fields);
 }
 
+/* The method as a metrics label: one of the usual ones, else "other" */
+static const char *
+method_label(const char *method)
+{
+	static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "other";
+}
+
+/* Count the finished request; log it as an alert when it was slow */
+static void
+request_finish(struct request *rq)
+{
+	struct worker *w = rq->worker;
+	double		ms = elapsed_ms(&rq->started);
+	const char *route = rq->match.route ? rq->match.route->pattern : "unmatched";
+	struct json_buf fields;
+
+	if (w != NULL && w->ratelimit != NULL && rq->holds_slot)
+	{
+		char		principal[RATELIMIT_PRINCIPAL_MAX];
+
+		request_principal(rq, principal, sizeof(principal));
+		ratelimit_release(w->ratelimit, (enum rate_scope) rq->tier, principal);
+	}
+	metrics_request(w ? w->metrics : NULL, method_label(rq->method), route, rq->status,
+					ratelimit_scope_name((enum rate_scope) rq->tier), ms / 1000.0);
+	if (ms < rq->cfg->slow_request_ms)
+		return;
+	json_buf_init(&fields);
+	json_buf_puts(&fields, "\"alert\":\"slow_request\",\"method\":");
+	json_buf_cstring(&fields, rq->method);
+	json_buf_puts(&fields, ",\"route\":");
+	json_buf_cstring(&fields, route);
+	json_buf_printf(&fields, ",\"status\":%d,\"duration_ms\":%.3f,\"threshold_ms\":%d",
+					rq->status, ms, rq->cfg->slow_request_ms);
+	log_event(LOG_WARN, "slow request", json_buf_text(&fields));
+	json_buf_free(&fields);
+}
+
 /*
  * Serve one request from start to access log line. Returns the status sent,
  * which tells civetweb the request was handled.
@@ -307,6 +424,7 @@ request_handle(struct mg_connection *conn, const struct config *cfg,
 		log_event(LOG_ERROR, "the handler sent no response", NULL);
 		respond_error_code(&rq, API_ERROR_INTERNAL, NULL);
 	}
+	request_finish(&rq);
 	if (rq.cfg->access_log)
 		request_log_access(&rq);
 	free(rq.body);

@@ -42,6 +42,14 @@ struct request
 	char		cache_control_buf[48];	/* when it carries a max-age */
 	const char *cache_result;	/* meta.cache: hit, miss, stale, refresh; NULL */
 	char		etag[24];		/* the ETag answer header, "" for none */
+	struct
+	{
+		int			limit;		/* 0: no rate limit applied, no headers */
+		int			remaining;
+		int			reset_s;
+	}			rate;
+	int			tier;			/* its enum rate_scope: premium, authenticated, anonymous */
+	bool		holds_slot;		/* a concurrency slot to give back */
 	const char *read_from;		/* "primary" or "replica" for a routed read */
 	char		write_lsn[LSN_TEXT_SIZE];	/* after a write, when replicas serve reads */
 	bool		head_only;		/* HEAD: headers without the body */

@@ -13,7 +13,8 @@
 
 #include "log.h"
 
-#define RESPOND_MAX_HEADERS 16
+#define RESPOND_MAX_HEADERS 24
+#define JSON_CONTENT_TYPE "application/json; charset=utf-8"
 
 static const struct api_error_info api_errors[API_ERROR_COUNT] = {
 	[API_ERROR_BAD_REQUEST] = {"bad_request", 400, "the request is not valid", 0},
@@ -150,43 +151,45 @@ timestamp_now(char *out, size_t outlen)
 	json_format_timestamp(out, outlen, &now);
 }
 
-/* One answer header */
-struct header
-{
-	const char *name;
-	const char *value;
-};
-
 /*
  * The headers every answer carries, plus Allow for a 405, WWW-Authenticate
- * for a 401 and Retry-After when retry_after > 0; numbers are formatted into
- * the caller's buffers.
+ * for a 401, Retry-After when retry_after > 0 and the rate limit's headers
+ * when one applied; numbers are formatted into nums.
  */
 static int
-collect_headers(const struct request *rq, int status, size_t len, int retry_after,
-				struct header *h, char *length, char *retry, size_t numlen)
+collect_headers(const struct request *rq, int status, const char *content_type, size_t len,
+				int retry_after, struct respond_header *h, char nums[5][24])
 {
 	int			n = 0;
 
-	snprintf(length, numlen, "%zu", len);
-	h[n++] = (struct header) {"Content-Type", "application/json; charset=utf-8"};
-	h[n++] = (struct header) {"Content-Length", length};
-	h[n++] = (struct header) {"X-Request-Id", rq->id};
-	h[n++] = (struct header) {"Cache-Control", rq->cache_control};
+	snprintf(nums[0], 24, "%zu", len);
+	h[n++] = (struct respond_header) {"Content-Type", content_type};
+	h[n++] = (struct respond_header) {"Content-Length", nums[0]};
+	h[n++] = (struct respond_header) {"X-Request-Id", rq->id};
+	h[n++] = (struct respond_header) {"Cache-Control", rq->cache_control};
 	if (rq->etag[0] != '\0')
-		h[n++] = (struct header) {"ETag", rq->etag};
+		h[n++] = (struct respond_header) {"ETag", rq->etag};
 	if (rq->read_from != NULL)
-		h[n++] = (struct header) {"QR-Read-From", rq->read_from};
+		h[n++] = (struct respond_header) {"QR-Read-From", rq->read_from};
 	if (rq->write_lsn[0] != '\0')
-		h[n++] = (struct header) {"QR-Write-LSN", rq->write_lsn};
+		h[n++] = (struct respond_header) {"QR-Write-LSN", rq->write_lsn};
 	if (status == 405 && rq->match.allow[0] != '\0')
-		h[n++] = (struct header) {"Allow", rq->match.allow};
+		h[n++] = (struct respond_header) {"Allow", rq->match.allow};
 	if (status == 401)
-		h[n++] = (struct header) {"WWW-Authenticate", "Bearer"};
+		h[n++] = (struct respond_header) {"WWW-Authenticate", "Bearer"};
 	if (retry_after > 0)
 	{
-		snprintf(retry, numlen, "%d", retry_after);
-		h[n++] = (struct header) {"Retry-After", retry};
+		snprintf(nums[1], 24, "%d", retry_after);
+		h[n++] = (struct respond_header) {"Retry-After", nums[1]};
+	}
+	if (rq->rate.limit > 0)
+	{
+		snprintf(nums[2], 24, "%d", rq->rate.limit);
+		snprintf(nums[3], 24, "%d", rq->rate.remaining);
+		snprintf(nums[4], 24, "%d", rq->rate.reset_s);
+		h[n++] = (struct respond_header) {"RateLimit-Limit", nums[2]};
+		h[n++] = (struct respond_header) {"RateLimit-Remaining", nums[3]};
+		h[n++] = (struct respond_header) {"RateLimit-Reset", nums[4]};
 	}
 	return n;
 }
@@ -198,7 +201,7 @@ collect_headers(const struct request *rq, int status, size_t len, int retry_afte
  * answer's framing then).
  */
 static void
-send_headers(struct request *rq, int status, const struct header *h, int n)
+send_headers(struct request *rq, int status, const struct respond_header *h, int n)
 {
 	int			i;
 
@@ -217,14 +220,16 @@ send_headers(struct request *rq, int status, const struct header *h, int n)
 	mg_printf(rq->conn, "Connection: close\r\n\r\n");
 }
 
-/* Send status, headers and body (the body is left out for HEAD) */
+/*
+ * Send status, the common headers, extra ones and the body (left out for
+ * HEAD); the one place that writes an answer
+ */
 static void
-respond_send(struct request *rq, int status, const char *body, size_t len,
-			 int retry_after)
+respond_send(struct request *rq, int status, const char *content_type, const char *body,
+			 size_t len, int retry_after, const struct respond_header *extra, int nextra)
 {
-	struct header headers[RESPOND_MAX_HEADERS];
-	char		length[32];
-	char		retry[32];
+	struct respond_header headers[RESPOND_MAX_HEADERS];
+	char		nums[5][24];
 	int			n;
 
 	if (rq->responded)
@@ -237,11 +242,20 @@ respond_send(struct request *rq, int status, const char *body, size_t len,
 	rq->bytes = rq->head_only ? 0 : len;
 	if (rq->close || rq->sent_continue || atomic_load(rq->stopping))
 		mg_disable_connection_keep_alive(rq->conn);
-	n = collect_headers(rq, status, len, retry_after, headers, length, retry,
-						sizeof(length));
+	n = collect_headers(rq, status, content_type, len, retry_after, headers, nums);
+	for (int i = 0; i < nextra && n < RESPOND_MAX_HEADERS; i++)
+		headers[n++] = extra[i];
 	send_headers(rq, status, headers, n);
 	if (!rq->head_only)
 		mg_write(rq->conn, body, len);
+}
+
+/* Answer with a document that is not a JSON envelope (HTML, metrics text) */
+void
+respond_document(struct request *rq, int status, const char *content_type, const char *body,
+				 size_t len, const struct respond_header *extra, int nextra)
+{
+	respond_send(rq, status, content_type, body, len, 0, extra, nextra);
 }
 
 /* Send the 500 envelope built without allocating, when memory ran out */
@@ -258,14 +272,14 @@ respond_out_of_memory(struct request *rq, const char *timestamp)
 				   "\"message\":\"internal error\",\"details\":null,\"hint\":null},"
 				   "\"meta\":{\"timestamp\":\"%s\",\"request_id\":\"%s\"}}",
 				   timestamp, rq->id);
-	respond_send(rq, 500, body, (size_t) len, 0);
+	respond_send(rq, 500, JSON_CONTENT_TYPE, body, (size_t) len, 0, NULL, 0);
 }
 
 /* Answer 304 Not Modified: the headers of the cached answer, no body */
 void
 respond_not_modified(struct request *rq)
 {
-	struct header headers[RESPOND_MAX_HEADERS];
+	struct respond_header headers[RESPOND_MAX_HEADERS];
 	int			n = 0;
 
 	if (rq->responded)
@@ -275,9 +289,9 @@ respond_not_modified(struct request *rq)
 	rq->bytes = 0;
 	if (rq->close || rq->sent_continue || atomic_load(rq->stopping))
 		mg_disable_connection_keep_alive(rq->conn);
-	headers[n++] = (struct header) {"X-Request-Id", rq->id};
-	headers[n++] = (struct header) {"Cache-Control", rq->cache_control};
-	headers[n++] = (struct header) {"ETag", rq->etag};
+	headers[n++] = (struct respond_header) {"X-Request-Id", rq->id};
+	headers[n++] = (struct respond_header) {"Cache-Control", rq->cache_control};
+	headers[n++] = (struct respond_header) {"ETag", rq->etag};
 	send_headers(rq, 304, headers, n);
 }
 
@@ -285,7 +299,7 @@ respond_not_modified(struct request *rq)
 void
 respond_raw_json(struct request *rq, int status, const char *json, size_t len)
 {
-	respond_send(rq, status, json, len, 0);
+	respond_send(rq, status, JSON_CONTENT_TYPE, json, len, 0, NULL, 0);
 }
 
 /* Answer with the success envelope around data_json (raw JSON) */
@@ -306,7 +320,7 @@ respond_page(struct request *rq, int status, const char *data_json,
 	timestamp_now(ts, sizeof(ts));
 	json_buf_init(&body);
 	if (respond_build_page(&body, data_json, pagination_json, count, rq->cache_result, ts, rq->id))
-		respond_send(rq, status, body.data, body.len, 0);
+		respond_send(rq, status, JSON_CONTENT_TYPE, body.data, body.len, 0, NULL, 0);
 	else
 		respond_out_of_memory(rq, ts);
 	json_buf_free(&body);
@@ -322,8 +336,8 @@ respond_error(struct request *rq, const struct error_reply *reply)
 	timestamp_now(ts, sizeof(ts));
 	json_buf_init(&body);
 	if (respond_build_error(&body, reply, ts, rq->id))
-		respond_send(rq, respond_error_info(reply->error)->status, body.data, body.len,
-					 reply_retry_after(reply));
+		respond_send(rq, respond_error_info(reply->error)->status, JSON_CONTENT_TYPE, body.data,
+					 body.len, reply_retry_after(reply), NULL, 0);
 	else
 		respond_out_of_memory(rq, ts);
 	json_buf_free(&body);

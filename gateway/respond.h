@@ -51,6 +51,13 @@ struct error_reply
 	int			retry_after;	/* seconds, 0: the code's default */
 };
 
+/* One answer header */
+struct respond_header
+{
+	const char *name;
+	const char *value;
+};
+
 extern const struct api_error_info *respond_error_info(enum api_error error);
 extern bool respond_build_success(struct json_buf *out, const char *data_json,
 								  const char *timestamp, const char *request_id);
@@ -61,6 +68,9 @@ extern bool respond_build_page(struct json_buf *out, const char *data_json,
 							   const char *cache, const char *timestamp,
 							   const char *request_id);
 extern void respond_not_modified(struct request *rq);
+extern void respond_document(struct request *rq, int status, const char *content_type,
+							 const char *body, size_t len,
+							 const struct respond_header *extra, int nextra);
 extern void respond_raw_json(struct request *rq, int status, const char *json, size_t len);
 extern void respond_data(struct request *rq, int status, const char *data_json);
 extern void respond_page(struct request *rq, int status, const char *data_json,

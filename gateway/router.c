@@ -26,6 +26,8 @@ static const struct route routes[] = {
 	ROUTE_RATE_NONE, NULL},
 	{"GET", "/readyz", handle_readyz, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
 	ROUTE_RATE_NONE, NULL},
+	{"GET", "/metrics", handle_metrics, ROUTE_AUTH_ANYONE, ROUTE_CACHE_NONE,
+	ROUTE_RATE_NONE, NULL},
 	TOKEN_ROUTE("/api/auth/login", LOGIN, "http_login"),
 	TOKEN_ROUTE("/api/auth/guest", NONE, "http_guest_login"),
 	SQL_ROUTE("GET", "/api/events", ROUTE_AUTH_ACCOUNT, FREQUENT, EVENTS, "http_list_events"),

@@ -23,10 +23,13 @@
 #include "deadline.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
+#include "ratelimit.h"
 #include "redis.h"
 #include "replicas.h"
 #include "request.h"
 #include "respond.h"
+#include "stream.h"
 
 /* civetweb's thread_type of the threads that serve connections */
 #define CIVETWEB_WORKER_THREAD 1
@@ -46,6 +49,7 @@ struct server
 	struct cache *cache;		/* NULL when caching is off */
 	struct breaker pg_breaker;	/* calls to the primary */
 	struct breaker redis_breaker;	/* calls to Redis */
+	struct ratelimit *ratelimit;	/* NULL when limits are off */
 	atomic_bool stopping;		/* new requests get 503, answers close */
 	atomic_int	in_flight;		/* requests inside request_handle */
 	atomic_flag first_message_taken;
@@ -86,6 +90,8 @@ server_init_thread(const struct mg_context *ctx, int thread_type)
 	w->db = db_conn_create(cfg->db, cfg->db_timeout_ms);
 	w->cache = srv->cache;
 	w->changes = srv->changes;
+	w->ratelimit = srv->ratelimit;
+	w->metrics = metrics_shard_new();
 	w->pg_breaker = &srv->pg_breaker;
 	db_conn_set_breaker(w->db, w->pg_breaker);
 	w->redis = redis_conn_create(cfg->redis.host, cfg->redis.port,
@@ -202,6 +208,56 @@ server_log_breaker(const struct breaker *b, enum breaker_state from, enum breake
 	log_event(to == BREAKER_CLOSED ? LOG_INFO : LOG_WARN, "circuit breaker state changed", fields);
 }
 
+/* Append one breaker's state and transition counters */
+static void
+server_breaker_metrics(struct json_buf *out, struct breaker *b)
+{
+	static const char *const names[] = {"breaker"};
+	static const char *const tnames[] = {"breaker", "from", "to"};
+	static const char *const moves[BREAKER_N_TRANSITIONS][2] = {
+		{"closed", "open"}, {"open", "half_open"}, {"half_open", "closed"}, {"half_open", "open"}
+	};
+	uint64_t	counts[BREAKER_N_TRANSITIONS];
+	const char *values[3] = {b->name, NULL, NULL};
+
+	metrics_append_sample(out, "qr_gateway_breaker_state", names, values, 1,
+						  breaker_state(b, monotonic_ms()));
+	breaker_transitions(b, counts);
+	for (int i = 0; i < BREAKER_N_TRANSITIONS; i++)
+	{
+		values[1] = moves[i][0];
+		values[2] = moves[i][1];
+		metrics_append_sample(out, "qr_gateway_breaker_transitions_total", tnames, values, 3,
+							  (double) counts[i]);
+	}
+}
+
+/* The gauges of /metrics: breakers, connections, streams, the cache, the poller */
+static void
+server_metrics(struct json_buf *out, void *arg)
+{
+	struct server *srv = arg;
+
+	json_buf_puts(out, "# HELP qr_gateway_breaker_state Circuit breaker state: 0 closed, 1 open, 2 half-open.\n"
+				  "# TYPE qr_gateway_breaker_state gauge\n");
+	json_buf_puts(out, "# HELP qr_gateway_breaker_transitions_total Circuit breaker state changes.\n"
+				  "# TYPE qr_gateway_breaker_transitions_total counter\n");
+	server_breaker_metrics(out, &srv->pg_breaker);
+	server_breaker_metrics(out, &srv->redis_breaker);
+	json_buf_printf(out, "# HELP qr_gateway_requests_in_flight Requests being served.\n"
+					"# TYPE qr_gateway_requests_in_flight gauge\nqr_gateway_requests_in_flight %d\n"
+					"# HELP qr_gateway_db_connections Open Postgres connections.\n"
+					"# TYPE qr_gateway_db_connections gauge\nqr_gateway_db_connections %d\n"
+					"# HELP qr_gateway_redis_connections Open Redis connections.\n"
+					"# TYPE qr_gateway_redis_connections gauge\nqr_gateway_redis_connections %d\n"
+					"# HELP qr_gateway_stream_clients Open live leaderboard streams.\n"
+					"# TYPE qr_gateway_stream_clients gauge\nqr_gateway_stream_clients %d\n"
+					"# HELP qr_gateway_change_poller_up Whether the last poll of leaderboard changes worked.\n"
+					"# TYPE qr_gateway_change_poller_up gauge\nqr_gateway_change_poller_up %d\n",
+					atomic_load(&srv->in_flight), db_open_connections(), redis_open_connections(),
+					stream_clients(), changes_polling(srv->changes) ? 1 : 0);
+}
+
 /* Start what the workers share: breakers, replica monitors, change poller, cache */
 static bool
 server_start_shared(struct server *srv, char *err, size_t errlen)
@@ -216,7 +272,9 @@ server_start_shared(struct server *srv, char *err, size_t errlen)
 	srv->replicas = replica_set_start(cfg, err, errlen);
 	if (err[0] != '\0' || (srv->changes = changes_start(cfg, err, errlen)) == NULL)
 		return false;
-	if (cfg->cache && (srv->cache = cache_new(cfg, srv->changes)) == NULL)
+	if ((cfg->cache && (srv->cache = cache_new(cfg, srv->changes)) == NULL) ||
+		(cfg->rate_limits && (srv->ratelimit = ratelimit_new(cfg)) == NULL) ||
+		!metrics_add_source(server_metrics, srv))
 	{
 		snprintf(err, errlen, "out of memory");
 		return false;
@@ -228,6 +286,8 @@ server_start_shared(struct server *srv, char *err, size_t errlen)
 static void
 server_stop_shared(struct server *srv)
 {
+	metrics_shutdown();
+	ratelimit_free(srv->ratelimit);
 	cache_free(srv->cache);
 	changes_stop(srv->changes);
 	replica_set_stop(srv->replicas);

@@ -23,6 +23,8 @@ struct worker
 	struct cache *cache;		/* shared; NULL when caching is off */
 	struct breaker *pg_breaker; /* shared: guards calls to the primary */
 	struct changes *changes;	/* shared: the leaderboard change poller */
+	struct ratelimit *ratelimit;	/* shared; NULL when limits are off */
+	struct metrics_shard *metrics;	/* this thread's own counters */
 };
 
 struct server;

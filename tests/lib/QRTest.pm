@@ -56,7 +56,9 @@ sub start_redis {
     return $redis;
 }
 
-# Starts qr_gateway with the test servers plus %opts{env}; returns its handle.
+# Starts qr_gateway with the test servers plus %opts{env}; returns its handle. Rate limits
+# are off unless the test turns them on (QR_GATEWAY_RATE_LIMITS => 'on'): the suites call
+# far faster than any caller may.
 sub start_gateway {
     my (%opts) = @_;
     my $port = free_port();
@@ -67,6 +69,7 @@ sub start_gateway {
         QR_GATEWAY_DB         => $ENV{QR_TEST_DB},
         QR_GATEWAY_REDIS      => $ENV{QR_TEST_REDIS},
         QR_GATEWAY_JWT_SECRET => 'test-secret-' . ('x' x 40),
+        QR_GATEWAY_RATE_LIMITS => 'off',
         %{ $opts{env} // {} },
     );
     my $pid = fork // die "fork: $!";

@@ -1,5 +1,6 @@
 # The authorisation matrix through HTTP, against the real gateway, Postgres and Redis:
-# every route of gateway/router.c but /healthz, /readyz and /api/openapi.json, called
+# every route of gateway/router.c but /healthz, /readyz, /metrics, /api/openapi.json and
+# the public live stream and page (tests/gateway/t/edge.t, live_page.t), called
 # by seven callers {anonymous, guest A and guest B of event 1, staff of event 1, staff
 # of event 2, the organiser of event 1, the organiser of event 2} on three targets
 # {own: a row of event 1 (or the caller's), other: a row of event 2 (or another
