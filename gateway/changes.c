@@ -42,8 +42,9 @@ struct changes
 	char		since[SNAPSHOT_TEXT_MAX];	/* "" before the first poll */
 	atomic_bool polling;		/* the last poll worked */
 
-	pthread_mutex_t lock;		/* guards what follows */
+	pthread_mutex_t lock;		/* guards what follows, with changed */
 	pthread_cond_t changed;		/* broadcast when a version grows */
+	pthread_rwlock_t table;		/* guards games, capacity and count; taken after lock */
 	struct game_version *games;
 	size_t		capacity;		/* a power of two */
 	size_t		count;
@@ -123,10 +124,12 @@ poll_once(struct changes *ch)
 		log_event(LOG_INFO, "polling leaderboard changes", NULL);
 	rows = PQntuples(result.res);
 	pthread_mutex_lock(&ch->lock);
+	pthread_rwlock_wrlock(&ch->table);
 	for (int i = 0; i < rows; i++)
 		if (!PQgetisnull(result.res, i, 0))
 			raise_version(ch, atoll(PQgetvalue(result.res, i, 0)),
 						  atoll(PQgetvalue(result.res, i, 1)));
+	pthread_rwlock_unlock(&ch->table);
 	if (rows > 0 && !PQgetisnull(result.res, 0, 2))
 		snprintf(ch->since, sizeof(ch->since), "%s", PQgetvalue(result.res, 0, 2));
 	if (rows > 0 && !PQgetisnull(result.res, 0, 0))
@@ -191,9 +194,11 @@ changes_start(const struct config *cfg, char *err, size_t errlen)
 	atomic_init(&ch->polling, true);
 	pthread_mutex_init(&ch->lock, NULL);
 	pthread_cond_init(&ch->changed, NULL);
+	pthread_rwlock_init(&ch->table, NULL);
 	if (pthread_create(&ch->thread, NULL, poller_main, ch) != 0)
 	{
 		snprintf(err, errlen, "cannot start the leaderboard change poller");
+		pthread_rwlock_destroy(&ch->table);
 		pthread_cond_destroy(&ch->changed);
 		pthread_mutex_destroy(&ch->lock);
 		db_conn_destroy(ch->db);
@@ -214,6 +219,7 @@ changes_stop(struct changes *ch)
 	pthread_cond_broadcast(&ch->changed);
 	pthread_mutex_unlock(&ch->lock);
 	pthread_join(ch->thread, NULL);
+	pthread_rwlock_destroy(&ch->table);
 	pthread_cond_destroy(&ch->changed);
 	pthread_mutex_destroy(&ch->lock);
 	db_conn_destroy(ch->db);
@@ -221,19 +227,26 @@ changes_stop(struct changes *ch)
 	free(ch);
 }
 
+/* A game's version (rdlock taken here; the caller may hold lock) */
+static int64_t
+read_version(struct changes *ch, int64_t game_id)
+{
+	int64_t		version = 0;
+
+	pthread_rwlock_rdlock(&ch->table);
+	if (ch->capacity > 0)
+		version = find_slot(ch->games, ch->capacity, game_id)->version;
+	pthread_rwlock_unlock(&ch->table);
+	return version;
+}
+
 /* The highest version seen for a game; 0 when it has not changed */
 int64_t
 changes_version(struct changes *ch, int64_t game_id)
 {
-	int64_t		version = 0;
-
 	if (ch == NULL || game_id <= 0)
 		return 0;
-	pthread_mutex_lock(&ch->lock);
-	if (ch->capacity > 0)
-		version = find_slot(ch->games, ch->capacity, game_id)->version;
-	pthread_mutex_unlock(&ch->lock);
-	return version;
+	return read_version(ch, game_id);
 }
 
 /*
@@ -249,7 +262,7 @@ changes_wait(struct changes *ch, int64_t game_id, int64_t seen, int timeout_ms)
 	pthread_mutex_lock(&ch->lock);
 	for (;;)
 	{
-		version = ch->capacity ? find_slot(ch->games, ch->capacity, game_id)->version : 0;
+		version = read_version(ch, game_id);
 		if (version > seen || ch->stopping ||
 			pthread_cond_timedwait(&ch->changed, &ch->lock, &until) != 0)
 			break;

@@ -3,7 +3,7 @@
  *		The leaderboard change signal, polled once per gateway.
  *
  * One thread polls qr_event.leaderboard_changes; any thread may read a
- * game's version or wait for it to change (one mutex, one condition).
+ * game's version (a read lock) or wait for it to change (a condition).
  */
 #ifndef QR_GATEWAY_CHANGES_H
 #define QR_GATEWAY_CHANGES_H

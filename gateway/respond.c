@@ -10,6 +10,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -195,29 +197,72 @@ collect_headers(const struct request *rq, int status, const char *content_type, 
 }
 
 /*
- * Write the status line and headers. civetweb refuses its header functions
- * once anything was written, so after an interim 100 Continue they are
- * written as text, and the connection closes (civetweb cannot be told the
- * answer's framing then).
+ * Whether the connection stays open after this answer: HTTP/1.1 without
+ * "Connection: close", or HTTP/1.0 asking for keep-alive; and not closed by
+ * the gateway (framing trouble, an interim 100 Continue, shutting down).
+ * When not, civetweb is told so too.
+ */
+static bool
+keep_alive(struct request *rq)
+{
+	const char *version = mg_get_request_info(rq->conn)->http_version;
+	const char *connection = mg_get_header(rq->conn, "Connection");
+	bool		keep;
+
+	if (connection != NULL)
+		keep = strcasecmp(connection, "keep-alive") == 0;
+	else
+		keep = version != NULL && strcmp(version, "1.1") == 0;
+	keep = keep && !rq->close && !rq->sent_continue && !atomic_load(rq->stopping);
+	if (!keep)
+		mg_disable_connection_keep_alive(rq->conn);
+	return keep;
+}
+
+/* The Date header's value, formatted once per second per thread */
+static const char *
+http_date(void)
+{
+	static _Thread_local char text[40];
+	static _Thread_local time_t formatted;
+	time_t		now = time(NULL);
+	struct tm	tm;
+
+	if (now != formatted)
+	{
+		gmtime_r(&now, &tm);
+		strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		formatted = now;
+	}
+	return text;
+}
+
+/*
+ * Write the status line, headers and body with one write: civetweb's header
+ * functions send each line by itself, a packet each on a TCP_NODELAY socket
  */
 static void
-send_headers(struct request *rq, int status, const struct respond_header *h, int n)
+send_answer(struct request *rq, int status, const struct respond_header *h, int n,
+			const char *body, size_t len)
 {
-	int			i;
+	struct json_buf out;
 
-	if (!rq->sent_continue)
+	json_buf_init(&out);
+	json_buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, mg_get_response_code_text(rq->conn, status));
+	for (int i = 0; i < n; i++)
+		json_buf_printf(&out, "%s: %s\r\n", h[i].name, h[i].value);
+	json_buf_printf(&out, "Date: %s\r\nConnection: %s\r\n\r\n", http_date(),
+					keep_alive(rq) ? "keep-alive" : "close");
+	if (body != NULL && len > 0)
+		json_buf_append(&out, body, len);
+	if (out.failed)
 	{
-		mg_response_header_start(rq->conn, status);
-		for (i = 0; i < n; i++)
-			mg_response_header_add(rq->conn, h[i].name, h[i].value, -1);
-		mg_response_header_send(rq->conn);
-		return;
+		mg_disable_connection_keep_alive(rq->conn);
+		log_event(LOG_ERROR, "out of memory writing an answer", NULL);
 	}
-	mg_printf(rq->conn, "HTTP/1.1 %d %s\r\n", status,
-			  mg_get_response_code_text(rq->conn, status));
-	for (i = 0; i < n; i++)
-		mg_printf(rq->conn, "%s: %s\r\n", h[i].name, h[i].value);
-	mg_printf(rq->conn, "Connection: close\r\n\r\n");
+	else
+		mg_write(rq->conn, out.data, out.len);
+	json_buf_free(&out);
 }
 
 /*
@@ -240,14 +285,10 @@ respond_send(struct request *rq, int status, const char *content_type, const cha
 	rq->responded = true;
 	rq->status = status;
 	rq->bytes = rq->head_only ? 0 : len;
-	if (rq->close || rq->sent_continue || atomic_load(rq->stopping))
-		mg_disable_connection_keep_alive(rq->conn);
 	n = collect_headers(rq, status, content_type, len, retry_after, headers, nums);
 	for (int i = 0; i < nextra && n < RESPOND_MAX_HEADERS; i++)
 		headers[n++] = extra[i];
-	send_headers(rq, status, headers, n);
-	if (!rq->head_only)
-		mg_write(rq->conn, body, len);
+	send_answer(rq, status, headers, n, rq->head_only ? NULL : body, len);
 }
 
 /* Answer with a document that is not a JSON envelope (HTML, metrics text) */
@@ -287,12 +328,10 @@ respond_not_modified(struct request *rq)
 	rq->responded = true;
 	rq->status = 304;
 	rq->bytes = 0;
-	if (rq->close || rq->sent_continue || atomic_load(rq->stopping))
-		mg_disable_connection_keep_alive(rq->conn);
 	headers[n++] = (struct respond_header) {"X-Request-Id", rq->id};
 	headers[n++] = (struct respond_header) {"Cache-Control", rq->cache_control};
 	headers[n++] = (struct respond_header) {"ETag", rq->etag};
-	send_headers(rq, 304, headers, n);
+	send_answer(rq, 304, headers, n, NULL, 0);
 }
 
 /* Answer with a JSON document as it is, without an envelope */

@@ -1,5 +1,6 @@
 # Gateway section of make bench (sourced by tests/bench/run.sh after the data load;
 # PG* variables point at the bench database, QR_REDIS_PORT[main] at Redis). Uncached
+# (cache and rate limits off: every request reaches Postgres)
 # GET /api/games/{id}/leaderboard through qr_gateway at 64 connections (wrk) beside
 # pgbench running the very statement the gateway sends, at 64 clients, in alternating
 # rounds: the ratio is the gateway's overhead.
@@ -20,6 +21,7 @@ bench_gateway() {
         QR_GATEWAY_REDIS="127.0.0.1:${QR_REDIS_PORT[main]}" \
         QR_GATEWAY_JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
         QR_GATEWAY_LOG_LEVEL=warn QR_GATEWAY_ACCESS_LOG=off \
+        QR_GATEWAY_CACHE=off QR_GATEWAY_RATE_LIMITS=off \
         "$top/gateway/qr_gateway" >"$QR_ROOT/gateway-bench.log" 2>&1 &
     gw_pid=$!
     url="http://127.0.0.1:$port/api/games/$game/leaderboard?limit=20"

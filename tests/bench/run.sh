@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make bench: benchmarks against throwaway servers, each figure with a baseline
-# measured in the same run. Sections: cursor, leaderboard, audit, gateway. Reports go to stdout
+# measured in the same run. Sections: cursor, leaderboard, audit, gateway, edge. Reports go to stdout
 # and .bench/<section>.md.
 #     tests/bench/run.sh [section...]
 set -euo pipefail
@@ -11,11 +11,12 @@ source tests/harness/servers.sh
 source tests/bench/leaderboard.sh
 source tests/bench/audit.sh
 source tests/bench/gateway.sh
-trap 'jobs -p | xargs -r kill 2>/dev/null || true; qr_servers_cleanup' EXIT
+source tests/bench/edge.sh
+trap 'jobs -p | xargs -r kill 2>/dev/null || true; bench_nginx_stop; qr_servers_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(cursor leaderboard audit gateway)
+[ ${#sections[@]} -gt 0 ] || sections=(cursor leaderboard audit gateway edge)
 rows=${QR_BENCH_ROWS:-1000000}
 out="$top/.bench"
 mkdir -p "$out"
@@ -30,9 +31,9 @@ export PGHOST=$QR_SOCKDIR PGPORT=${QR_PG_PORT[main]} PGUSER=postgres PGDATABASE=
 psql -X -q -d postgres -c 'CREATE DATABASE qr_bench'
 psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION qr_event'
 
-# The cursor, leaderboard and gateway sections share one million participations.
+# The cursor, leaderboard, gateway and edge sections share one million participations.
 case " ${sections[*]} " in
-    *" cursor "* | *" leaderboard "* | *" gateway "*)
+    *" cursor "* | *" leaderboard "* | *" gateway "* | *" edge "*)
         echo "bench: loading $rows participations"
         start=$(date +%s)
         psql -X -q -v ON_ERROR_STOP=1 -v rows="$rows" -f tests/bench/data_participations.sql
@@ -65,6 +66,12 @@ for section in "${sections[@]}"; do
             echo "## gateway: qr_gateway vs the same SQL call ($rows completed participations, machine: $(nproc) cores)"
             echo
             bench_gateway | tee "$out/gateway.md"
+            ;;
+        edge)
+            echo
+            echo "## edge: cached qr_gateway with rate limiting vs nginx static ($rows completed participations, machine: $(nproc) cores)"
+            echo
+            bench_edge | tee "$out/edge.md"
             ;;
         *) echo "bench: unknown section $section" >&2; exit 2 ;;
     esac

@@ -14,6 +14,8 @@ QR_PACKAGES=(
     # downloads a browser) and a font for its screenshots; the test runs `npm ci` in
     # tests/browser itself when tests/browser/node_modules is missing.
     chromium fonts-dejavu-core
+    # make bench, section edge: nginx serving the same bytes as the cached gateway
+    nginx
 )
 
 missing=()
@@ -41,6 +43,19 @@ else
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Packages must not start system services (nginx would take port 80): the bench starts
+# its own nginx on a free loopback port. policy-rc.d refuses every start while we install.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+    "${sudo[@]}" chmod 755 "$policy"
+    own_policy=true
+fi
+status=0
+"${sudo[@]}" apt-get update -qq || status=$?
+[ $status -ne 0 ] || "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || status=$?
+if $own_policy; then "${sudo[@]}" rm -f "$policy"; fi
+[ $status -eq 0 ] || exit $status
 echo "deps: done"
