@@ -18,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "deadline.h"
+
 #define CACHE_STRIPES 16
 #define STRIPE_BUCKETS 1024
 #define ENCODING_TAG "QRC1"
@@ -405,17 +407,9 @@ cache_store_wait(struct cache_store *store, const char *key, int timeout_ms)
 {
 	uint64_t	hash = key_hash(key);
 	struct stripe *s = stripe_of(store, hash);
-	struct timespec until;
+	struct timespec until = realtime_in(timeout_ms);
 	struct entry *e;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L)
-	{
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&s->lock);
 	while ((e = find(s, hash, key)) != NULL && e->computing)
 		if (pthread_cond_timedwait(&s->done, &s->lock, &until) != 0)

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "db.h"
+#include "deadline.h"
 #include "log.h"
 
 #define CHANGES_SQL \
@@ -136,23 +137,6 @@ poll_once(struct changes *ch)
 		pthread_cond_broadcast(&ch->changed);
 	pthread_mutex_unlock(&ch->lock);
 	PQclear(result.res);
-}
-
-/* The absolute CLOCK_REALTIME time ms from now, for timed waits */
-static struct timespec
-realtime_in(int ms)
-{
-	struct timespec at;
-
-	clock_gettime(CLOCK_REALTIME, &at);
-	at.tv_sec += ms / 1000;
-	at.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (at.tv_nsec >= 1000000000L)
-	{
-		at.tv_sec++;
-		at.tv_nsec -= 1000000000L;
-	}
-	return at;
 }
 
 /* The poller thread: poll, sleep, until stopped */

@@ -61,3 +61,20 @@ monotonic_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* The CLOCK_REALTIME moment ms from now, for pthread_cond_timedwait */
+struct timespec
+realtime_in(int ms)
+{
+	struct timespec at;
+
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += ms / 1000;
+	at.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (at.tv_nsec >= 1000000000L)
+	{
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	return at;
+}

@@ -19,5 +19,6 @@ extern struct deadline deadline_in(int ms);
 extern int	deadline_ms_left(const struct deadline *d);
 extern double elapsed_ms(const struct timespec *since);
 extern int64_t monotonic_ms(void);
+extern struct timespec realtime_in(int ms);
 
 #endif

@@ -154,19 +154,9 @@ static bool
 wait_next_probe(struct replica_set *set, int64_t due_ms)
 {
 	int64_t		left = due_ms - monotonic_ms();
-	struct timespec until;
+	struct timespec until = realtime_in(left > 0 ? (int) left : 0);
 	bool		stopping;
 
-	if (left < 0)
-		left = 0;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += left / 1000;
-	until.tv_nsec += (left % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000L)
-	{
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&set->lock);
 	while (!set->stopping && monotonic_ms() < due_ms)
 		if (pthread_cond_timedwait(&set->wake, &set->lock, &until) != 0)

@@ -83,8 +83,12 @@ cat <<BANNER
          -d '{"email": "organiser@demo.qr-event.test", "password": "demo-organiser-pass"}'
     curl -s 'http://$listen/api/games/$game/leaderboard?limit=5'
 
+  Open http://$listen/live/games/$game in a browser: the leaderboard updates live
+  as guests play (the page follows /api/games/$game/leaderboard/stream).
+
   Also:
     curl -s http://$listen/readyz
+    curl -s http://$listen/metrics
     psql "$pg_conninfo" -c "SELECT title, score_policy, count(*) FROM qr_event.games g JOIN qr_event.game_participations p ON p.game_id = g.id GROUP BY 1, 2 ORDER BY 1"
 
   Ctrl-C stops everything.
