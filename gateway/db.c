@@ -249,9 +249,11 @@ db_connect(struct db_conn *dc, const struct deadline *deadline)
 }
 
 /*
- * Whether an idle connection is still usable. A server restart or an idle
- * session timeout leaves it readable (an error message or EOF); finding
- * that now lets the call reconnect instead of failing.
+ * Whether an idle connection is still usable. The server says nothing
+ * unasked to an idle connection of ours unless it is going away: a restart
+ * or an idle session timeout leaves a goodbye message or EOF to read (libpq
+ * would buffer the message and still call the connection OK). Anything
+ * readable drops the connection, so the call reconnects instead of failing.
  */
 static bool
 db_idle_ok(PGconn *conn)
@@ -260,11 +262,7 @@ db_idle_ok(PGconn *conn)
 
 	pfd.fd = PQsocket(conn);
 	pfd.events = POLLIN;
-	if (pfd.fd < 0)
-		return false;
-	if (poll(&pfd, 1, 0) == 0)
-		return true;
-	return PQconsumeInput(conn) && PQstatus(conn) == CONNECTION_OK;
+	return pfd.fd >= 0 && poll(&pfd, 1, 0) == 0;
 }
 
 /*

@@ -14,7 +14,8 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(free_port start_gateway start_redis json wait_until);
+our @EXPORT_OK = qw(free_port start_gateway start_redis start_postgres psql_session json
+                    wait_until);
 
 my @cleanups;
 
@@ -88,6 +89,78 @@ sub start_gateway {
     return $gw;
 }
 
+# Runs the server programs as postgres when root (as tests/harness/servers.sh does).
+sub as_server_user { return $> == 0 ? (qw(runuser -u postgres --), @_) : @_; }
+
+# Runs a command with its output sent to $log (appended); true when it exited 0.
+sub run_quietly {
+    my ($log, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log;
+        open STDERR, '>&', \*STDOUT;
+        exec(@cmd) or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    return $? == 0;
+}
+
+# Starts a private PostgreSQL cluster (initdb, then pg_ctl as the postgres user when root)
+# on a free loopback port, with its socket in a short /tmp folder, and creates database
+# $opts{db} (default qr_test) with the qr_event extension. Returns its handle, whose
+# ->stop('fast'|'immediate') and ->start the fault tests use; stopped and removed at exit.
+# synchronous_commit stays on, so a commit answered before a crash of the server (not of
+# the machine: fsync is off) survives it.
+sub start_postgres {
+    my (%opts) = @_;
+    my $db = $opts{db} // 'qr_test';
+    my $root = File::Temp::tempdir('qr_pg.XXXXXX', DIR => $ENV{QR_TEST_TMP} // '/tmp',
+                                   CLEANUP => 1);
+    my $sock = File::Temp::tempdir('qr_pgs.XXXXXX', DIR => '/tmp', CLEANUP => 1);
+    if ($> == 0) {
+        my (undef, undef, $uid, $gid) = getpwnam('postgres') or die "no postgres user";
+        chown $uid, $gid, $root, $sock;
+    }
+    chmod 0755, $root, $sock;
+    my $pg = bless { bin => $ENV{QR_TEST_PGBIN} // '/usr/lib/postgresql/15/bin',
+                     data => "$root/data", log => "$root/pg.log", sockdir => $sock,
+                     port => free_port(), db => $db }, 'QRTest::Postgres';
+    run_quietly("$root/initdb.log", as_server_user("$pg->{bin}/initdb", '-D', $pg->{data},
+                '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '-N'))
+        or die "initdb failed:\n" . `cat $root/initdb.log`;
+    open my $conf, '>>', "$pg->{data}/postgresql.conf" or die "postgresql.conf: $!";
+    print {$conf} "listen_addresses = '127.0.0.1'\nport = $pg->{port}\n",
+        "unix_socket_directories = '$sock'\nfsync = off\nfull_page_writes = off\n";
+    close $conf;
+    push @cleanups, sub { $pg->stop('immediate') if $pg->{running} };
+    $pg->start or die "postgres did not start:\n" . `cat $pg->{log}`;
+    $pg->psql('postgres', qq{CREATE DATABASE "$db"});
+    $pg->psql($db, 'CREATE EXTENSION qr_event');
+    return $pg;
+}
+
+# Opens a psql session on $db that stays connected until ->close, so that it can hold
+# locks (->run('BEGIN; LOCK TABLE ...')); its output is dropped. %env overrides PG*.
+sub psql_session {
+    my ($db, %env) = @_;
+    pipe(my $from, my $to) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $to;
+        $ENV{$_} = $env{$_} for keys %env;
+        open STDIN, '<&', $from;
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>&', \*STDOUT;
+        exec('psql', '-X', '-q', '-d', $db) or POSIX::_exit(127);
+    }
+    close $from;
+    $to->autoflush(1);
+    my $session = bless { pid => $pid, fh => $to }, 'QRTest::Session';
+    push @cleanups, sub { $session->close };
+    return $session;
+}
+
 package QRTest::Redis;
 
 use Time::HiRes qw(sleep);
@@ -107,6 +180,16 @@ sub ping {
 }
 
 sub address { return "127.0.0.1:$_[0]{port}" }
+
+# Runs redis-cli against this Redis and returns its output.
+sub cli {
+    my ($self, @args) = @_;
+    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $self->{port}, @args
+        or die "redis-cli: $!";
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    return $out;
+}
 
 # Sends a signal (STOP, CONT, ...) to the Redis process.
 sub signal { my ($self, $sig) = @_; CORE::kill($sig, $self->{pid}); }
@@ -162,6 +245,49 @@ sub request {
 }
 
 sub get { my ($self, $path, $opts) = @_; return $self->request('GET', $path, $opts); }
+
+# One HTTP request from another loopback address (127.0.0.2, ...): a different client
+# IP address to the gateway. Returns what request returns.
+sub request_from {
+    my ($self, $ip, $method, $path, $opts) = @_;
+    local $self->{http} = $self->{from}{$ip} //=
+        HTTP::Tiny->new(timeout => 15, keep_alive => 0, local_address => $ip);
+    return $self->request($method, $path, $opts);
+}
+
+# Sends a request without waiting for its answer (a new connection, closed after it,
+# from $opts{from} when given); ->finish on the returned handle reads the answer.
+sub start_request {
+    my ($self, $method, $path, $opts) = @_;
+    $opts //= {};
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
+                                  Timeout => 5, $opts->{from} ? (LocalAddr => $opts->{from}) : ())
+        or die "connect: $!";
+    $s->autoflush(1);
+    my $body = $opts->{content} // '';
+    my %headers = (Host => "127.0.0.1:$self->{port}", Connection => 'close',
+                   %{ $opts->{headers} // {} });
+    $headers{'Content-Length'} = length $body if length $body;
+    local $SIG{PIPE} = 'IGNORE';
+    print {$s} "$method $path HTTP/1.1\r\n", (map { "$_: $headers{$_}\r\n" } sort keys %headers),
+        "\r\n", $body;
+    return bless { socket => $s, started => time }, 'QRTest::Pending';
+}
+
+# The value of a /metrics sample: the sum of the lines of $name whose labels include
+# all of %labels; undef when there is none.
+sub metric {
+    my ($self, $name, %labels) = @_;
+    my $sum;
+    for my $line (split /\n/, $self->get('/metrics')->{content} // '') {
+        my ($n, $l, $v) = $line =~ /^([a-z_]+)(?:\{(.*)\})? (\S+)$/ or next;
+        next unless $n eq $name;
+        my %have = ($l // '') =~ /(\w+)="([^"]*)"/g;
+        next if grep { ($have{$_} // "\0") ne $labels{$_} } keys %labels;
+        $sum += $v;
+    }
+    return $sum;
+}
 
 # Sends raw bytes and returns everything read until the server closes or $timeout.
 sub raw {
@@ -252,6 +378,94 @@ sub log_text {
 sub log_lines {
     my ($self) = @_;
     return grep { defined } map { QRTest::json($_) } split /\n/, $self->log_text;
+}
+
+package QRTest::Pending;
+
+use Time::HiRes qw(time);
+
+# Reads the answer of a request sent by start_request (until the server closes, at most
+# $timeout seconds) and parses it as parse_raw does, plus {ms} since it was sent.
+sub finish {
+    my ($self, $timeout) = @_;
+    my $s = $self->{socket};
+    my $reply = '';
+    my $deadline = time + ($timeout // 15);
+    while (time < $deadline) {
+        my $rin = '';
+        vec($rin, fileno($s), 1) = 1;
+        next unless select(my $rout = $rin, undef, undef, 0.05) > 0;
+        my $got = sysread($s, my $chunk, 65536);
+        last unless $got;
+        $reply .= $chunk;
+    }
+    close $s;
+    my $res = QRTest::Gateway::parse_raw($reply);
+    $res->{ms} = (time - $self->{started}) * 1000;
+    return $res;
+}
+
+package QRTest::Session;
+
+# Sends SQL to the session's psql (it runs when psql reads it).
+sub run { my ($self, $sql) = @_; print { $self->{fh} } "$sql\n"; }
+
+# Ends the session (an open transaction rolls back) and reaps psql.
+sub close {
+    my ($self) = @_;
+    return unless $self->{pid};
+    CORE::close $self->{fh};
+    my $deadline = Time::HiRes::time() + 10;
+    while (waitpid($self->{pid}, POSIX::WNOHANG()) == 0) {
+        if (Time::HiRes::time() > $deadline) { kill 'KILL', $self->{pid}; waitpid $self->{pid}, 0; last }
+        Time::HiRes::sleep(0.05);
+    }
+    $self->{pid} = undef;
+}
+
+package QRTest::Postgres;
+
+# The libpq connection string of $db (default the handle's), over TCP.
+sub conninfo {
+    my ($self, $db) = @_;
+    return "host=127.0.0.1 port=$self->{port} user=postgres dbname=" . ($db // $self->{db});
+}
+
+# The PG* variables that point psql at this cluster.
+sub env { return (PGHOST => $_[0]{sockdir}, PGPORT => $_[0]{port}, PGUSER => 'postgres'); }
+
+# Runs SQL as QRPg::psql does (unaligned, tuples only), dying on error.
+sub psql {
+    my ($self, $db, $sql) = @_;
+    local @ENV{qw(PGHOST PGPORT PGUSER)} = @{ { $self->env } }{qw(PGHOST PGPORT PGUSER)};
+    open my $fh, '-|', 'psql', '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-d', $db,
+        '-c', $sql or die "cannot run psql: $!\n";
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    die "psql failed in $db on: $sql\n" if $?;
+    $out =~ s/\n\z//;
+    return $out;
+}
+
+# A psql session on this cluster (see QRTest::psql_session).
+sub session { my ($self, $db) = @_; return QRTest::psql_session($db // $self->{db}, $self->env); }
+
+# pg_ctl start (waiting until it accepts connections); true when it did.
+sub start {
+    my ($self) = @_;
+    my $ok = QRTest::run_quietly("$self->{log}.ctl", QRTest::as_server_user("$self->{bin}/pg_ctl",
+                                 '-D', $self->{data}, '-l', $self->{log}, '-w', '-t', '60', 'start'));
+    $self->{running} = 1 if $ok;
+    return $ok;
+}
+
+# pg_ctl stop -m $mode (fast, immediate); true when it stopped.
+sub stop {
+    my ($self, $mode) = @_;
+    my $ok = QRTest::run_quietly("$self->{log}.ctl", QRTest::as_server_user("$self->{bin}/pg_ctl",
+                                 '-D', $self->{data}, '-m', $mode // 'fast', '-w', '-t', '30', 'stop'));
+    $self->{running} = 0 if $ok;
+    return $ok;
 }
 
 1;
