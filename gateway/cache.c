@@ -472,6 +472,25 @@ compute_and_serve(struct lookup *lk, struct cache_value *old, const char *result
 	PQclear(res.res);
 }
 
+/*
+ * Holding the right to compute a missing or invalid value: serve the value
+ * whoever held it before may have just stored, else compute it
+ */
+static void
+compute_unless_done(struct lookup *lk, struct cache_value *old, cache_fetch_fn fetch, void *arg)
+{
+	struct cache_value *again = lk->locked ? current_value(lk) : NULL;
+
+	if (valid(lk, again) && wall_ms() < again->expiry_ms)
+	{
+		unlock(lk);
+		serve(lk, again, "hit");
+	}
+	else
+		compute_and_serve(lk, old, "miss", fetch, arg);
+	cache_value_release(again);
+}
+
 /* Serve a GET of a cached route from the cache, computing when it must */
 void
 cache_serve(struct cache *c, struct request *rq, const char *claims, const char *params,
@@ -501,7 +520,7 @@ cache_serve(struct cache *c, struct request *rq, const char *claims, const char 
 			serve(&lk, v, fresh ? "hit" : "stale");
 	}
 	else if (!lk.gen_known || lock(&lk))
-		compute_and_serve(&lk, v, "miss", fetch, arg);
+		compute_unless_done(&lk, v, fetch, arg);
 	else
 	{
 		struct cache_value *waited = wait_for_value(&lk);

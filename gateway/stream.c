@@ -38,6 +38,7 @@
 #define STREAM_DEFAULT_LIMIT 10
 #define STREAM_MAX_LIMIT 100
 #define STREAM_SLICE_MS 250		/* how often a waiting stream checks for shutdown */
+#define STREAM_MAX_PAGES 1024	/* shared pages kept, over all games and sizes */
 #define PAGE_SQL \
 	"SELECT r->'data', qr_event.leaderboard_version($1::bigint)" \
 	" FROM qr_event.http_leaderboard(NULL, jsonb_build_object('id', $1::text, 'limit', $2::text), NULL) AS r"
@@ -55,7 +56,8 @@ struct page
 
 static pthread_mutex_t pages_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pages_done = PTHREAD_COND_INITIALIZER;
-static struct page *pages;
+static struct page *pages;		/* newest first */
+static int	page_count;
 static atomic_int clients;
 
 /* How many streams are open */
@@ -65,17 +67,43 @@ stream_clients(void)
 	return atomic_load(&clients);
 }
 
-/* The shared page of a game and size (lock held); NULL when out of memory */
+/* Unlink and free a page (lock held) */
+static void
+forget_page(struct page *p)
+{
+	struct page **at = &pages;
+
+	while (*at != p)
+		at = &(*at)->next;
+	*at = p->next;
+	free(p->event);
+	free(p);
+	page_count--;
+}
+
+/*
+ * The shared page of a game and size (lock held); NULL when out of memory.
+ * Pages of unknown games are forgotten when their computation fails; beyond
+ * STREAM_MAX_PAGES the oldest idle page goes.
+ */
 static struct page *
 page_of(int64_t game_id, int limit)
 {
 	struct page *p;
+	struct page *oldest = NULL;
 
 	for (p = pages; p != NULL; p = p->next)
+	{
 		if (p->game_id == game_id && p->limit == limit)
 			return p;
+		if (!p->computing)
+			oldest = p;
+	}
+	if (page_count >= STREAM_MAX_PAGES && oldest != NULL)
+		forget_page(oldest);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	page_count++;
 	p->game_id = game_id;
 	p->limit = limit;
 	p->version = -1;
@@ -128,14 +156,19 @@ current_event(struct request *rq, int64_t game_id, int limit, int64_t wanted,
 	memset(result, 0, sizeof(*result));
 	*status = DB_OK;
 	pthread_mutex_lock(&pages_lock);
-	if ((p = page_of(game_id, limit)) == NULL)
+	for (;;)
 	{
-		pthread_mutex_unlock(&pages_lock);
-		*status = DB_UNAVAILABLE;
-		return NULL;
-	}
-	while (p->computing)
+		/* found again after every wait: a failed computation forgets its page */
+		if ((p = page_of(game_id, limit)) == NULL)
+		{
+			pthread_mutex_unlock(&pages_lock);
+			*status = DB_UNAVAILABLE;
+			return NULL;
+		}
+		if (!p->computing)
+			break;
 		pthread_cond_wait(&pages_done, &pages_lock);
+	}
 	if (p->event != NULL && p->version >= wanted)
 	{
 		*version = p->version;
@@ -154,6 +187,8 @@ current_event(struct request *rq, int64_t game_id, int limit, int64_t wanted,
 		p->version = *version;
 	}
 	p->computing = false;
+	if (p->event == NULL)
+		forget_page(p);
 	pthread_cond_broadcast(&pages_done);
 	pthread_mutex_unlock(&pages_lock);
 	return text;
@@ -222,13 +257,27 @@ send_text(struct request *rq, const char *text)
 	return true;
 }
 
-/* The streaming loop: events as versions change, heartbeats in between */
+/* Sleep ms milliseconds */
+static void
+pause_ms(int64_t ms)
+{
+	struct timespec pause = {ms / 1000, (long) (ms % 1000) * 1000000L};
+
+	nanosleep(&pause, NULL);
+}
+
+/*
+ * The streaming loop: events as versions change, at most one per
+ * stream_interval_ms (a newer version waits out the interval asleep, and
+ * what comes meanwhile is folded into it), heartbeats in between
+ */
 static void
 stream_loop(struct request *rq, struct changes *ch, int64_t game_id, int limit, int64_t sent)
 {
 	const struct config *cfg = rq->cfg;
 	int64_t		last_write = monotonic_ms();
 	int64_t		last_event = last_write;
+	int64_t		early;
 	int64_t		version;
 	struct db_result result;
 	enum db_status status;
@@ -236,7 +285,12 @@ stream_loop(struct request *rq, struct changes *ch, int64_t game_id, int limit, 
 
 	while (!atomic_load(rq->stopping))
 	{
-		version = changes_wait(ch, game_id, sent, STREAM_SLICE_MS);
+		early = cfg->stream_interval_ms - (monotonic_ms() - last_event);
+		if (early > 0 && changes_version(ch, game_id) > sent)
+			pause_ms(early < STREAM_SLICE_MS ? early : STREAM_SLICE_MS);
+		else
+			changes_wait(ch, game_id, sent, STREAM_SLICE_MS);
+		version = changes_version(ch, game_id);
 		if (version > sent && monotonic_ms() - last_event >= cfg->stream_interval_ms)
 		{
 			event = current_event(rq, game_id, limit, version, &version, &status, &result);

@@ -323,7 +323,7 @@ sub parse_raw {
     my ($status) = $status_line =~ m{^HTTP/1\.[01] (\d{3})};
     my %headers = map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k => $v) } @lines;
     return { status => $status, headers => \%headers, content => $body,
-             json => QRTest::json($body // '') };
+             json => scalar QRTest::json($body // '') };
 }
 
 # Splits a raw reply holding several responses (keep-alive, pipelining) by their
