@@ -47,7 +47,9 @@ system("psql -X -q -v ON_ERROR_STOP=1 -d '$db' -f '$root/tests/fixtures/demo.sql
 # A Redis of its own: the demo's ids repeat those of other tests' databases, and rate
 # limits are per client address.
 my $redis = start_redis();
-my $gw = start_gateway(env => { QR_GATEWAY_DB => $conninfo, QR_GATEWAY_REDIS => $redis->address });
+# With the default rate limits, as make run has them: the walk-through must fit in them.
+my $gw = start_gateway(env => { QR_GATEWAY_DB => $conninfo, QR_GATEWAY_REDIS => $redis->address,
+                                QR_GATEWAY_RATE_LIMITS => 'on' });
 
 # --- run it --------------------------------------------------------------------------
 my $script = File::Temp->new(TEMPLATE => 'qr_walk.XXXXXX', DIR => $ENV{QR_TEST_TMP} // '/tmp',
