@@ -29,7 +29,7 @@ bench_gateway() {
         curl -fsS "$url" >/dev/null 2>&1 && break
         sleep 0.1
     done
-    curl -fsS "$url" | head -c 300 >&2; echo >&2
+    { curl -fsS "$url" || true; } | head -c 300 >&2; echo >&2
     script=$(mktemp /tmp/qr_bench.XXXXXX.sql)
     cat >"$script" <<SQL
 SELECT r->'data', r->'pagination', r->>'count', coalesce((r->>'status')::int, 200)
