@@ -69,11 +69,13 @@ bench_edge_gateway() {
 }
 
 bench_edge() {
-    local game port nport gw_pid base url static rounds=3 round gws ngs ratios p99s
+    local game port nport gw_pid spid="" base url static rounds=3 round gws ngs ratios p99s
     game=$(psql -X -At -c "SELECT id FROM qr_event.games WHERE title = 'Bench Game'")
     port=$(qr_free_port)
     nport=$(qr_free_port)
     gw_pid=$(bench_edge_gateway "$port")
+    # The section runs in a pipeline's subshell, whose jobs run.sh's EXIT trap cannot see.
+    trap 'kill -TERM "$gw_pid" "${spid:-}" 2>/dev/null || true; bench_nginx_stop' EXIT
     base="http://127.0.0.1:$port"
     url="$base/api/games/$game/leaderboard?limit=20"
     for _ in $(seq 100); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -101,7 +103,7 @@ bench_edge() {
 
     # Stampede: a 1 s TTL without early refresh, 64 connections for 10 s, on a key of
     # its own (limit=21: nothing cached yet, no 30 s value of the first gateway in Redis).
-    local sport spid before after expiries=10 per
+    local sport before after expiries=10 per
     sport=$(qr_free_port)
     spid=$(bench_edge_gateway "$sport" QR_GATEWAY_CACHE_TTL_REALTIME_S=1 QR_GATEWAY_CACHE_BETA_REALTIME=0)
     for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$sport/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -24,6 +24,8 @@ bench_gateway() {
         QR_GATEWAY_CACHE=off QR_GATEWAY_RATE_LIMITS=off \
         "$top/gateway/qr_gateway" >"$QR_ROOT/gateway-bench.log" 2>&1 &
     gw_pid=$!
+    # The section runs in a pipeline's subshell, whose jobs run.sh's EXIT trap cannot see.
+    trap 'kill -TERM "$gw_pid" 2>/dev/null || true' EXIT
     url="http://127.0.0.1:$port/api/games/$game/leaderboard?limit=20"
     for _ in $(seq 100); do
         curl -fsS "$url" >/dev/null 2>&1 && break

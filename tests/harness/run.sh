@@ -12,8 +12,10 @@ source tests/harness/servers.sh
 listen=${QR_RUN_LISTEN:-127.0.0.1:8080}
 gateway_pid=""
 
-# Stops the gateway (SIGTERM: in-flight requests finish), then the servers.
+# Stops the gateway (SIGTERM: in-flight requests finish), then the servers. A second
+# Ctrl-C (or a TERM) during the stop is ignored, so the servers are always stopped.
 stop_all() {
+    trap '' INT TERM
     if [ -n "$gateway_pid" ] && kill -0 "$gateway_pid" 2>/dev/null; then
         echo
         echo "run: stopping qr_gateway"
