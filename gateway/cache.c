@@ -11,7 +11,9 @@
  *     (changes.c) knows locally; such values are also kept in process;
  *   - /api/events/{id}/...: a generation per event, and /api/events one per
  *     account, counters in Redis that writes through the gateway bump and
- *     that are read with the value in one MGET.
+ *     that are read with the value in one MGET. Such values are computed on
+ *     the primary: a replica that has not yet replayed the write would
+ *     store an old answer under the new generation.
  * A value older than the current version is invalid: a change shows on the
  * next read. A valid value is fresh until its expiry, then still served
  * (stale) for cache_stale_s while one caller refreshes it, and when
@@ -288,6 +290,34 @@ write_redis(struct lookup *lk, const struct cache_value *v)
 	free(encoded);
 }
 
+/*
+ * The game's current version into lk->gen: the poller's, or, for a game it
+ * never reported, leaderboard_version read once from the primary. False
+ * when the primary cannot tell.
+ */
+static bool
+game_version(struct lookup *lk)
+{
+	char		id[24];
+	const char *values[1] = {id};
+	struct db_result result;
+	bool		ok;
+
+	if (changes_known(lk->c->changes, lk->game_id, &lk->gen))
+		return true;
+	snprintf(id, sizeof(id), "%" PRId64, lk->game_id);
+	ok = db_query(lk->rq->worker ? lk->rq->worker->db : NULL,
+				  "SELECT qr_event.leaderboard_version($1::bigint)", 1, values, &result) == DB_OK &&
+		PQntuples(result.res) == 1 && !PQgetisnull(result.res, 0, 0);
+	if (ok)
+	{
+		lk->gen = strtoll(PQgetvalue(result.res, 0, 0), NULL, 10);
+		changes_learn(lk->c->changes, lk->game_id, lk->gen);
+	}
+	PQclear(result.res);
+	return ok;
+}
+
 /* The current value: in process for leaderboards, else (or then) Redis */
 static struct cache_value *
 current_value(struct lookup *lk)
@@ -296,8 +326,8 @@ current_value(struct lookup *lk)
 
 	if (lk->tag == TAG_GAME)
 	{
-		lk->gen = changes_version(lk->c->changes, lk->game_id);
-		lk->gen_known = true;
+		if (!(lk->gen_known = game_version(lk)))
+			return read_redis(lk);
 		if ((v = cache_store_get(lk->c->store, lk->key.data)) != NULL && v->gen >= lk->gen)
 			return v;
 		cache_value_release(v);
@@ -422,7 +452,8 @@ compute(struct lookup *lk, cache_fetch_fn fetch, void *arg, enum db_status *stat
 	int64_t		gen = lk->gen;
 
 	clock_gettime(CLOCK_MONOTONIC, &started);
-	*status = fetch(lk->rq, arg, lk->tag == TAG_GAME, result);
+	*status = fetch(lk->rq, arg, lk->tag == TAG_GAME,
+					lk->tag == TAG_EVENT || lk->tag == TAG_ACCOUNT, result);
 	if (*status != DB_OK)
 		return NULL;
 	res = result->res;
@@ -558,10 +589,14 @@ cache_note_write(struct cache *c, struct request *rq)
 	if (key[0] == '\0')
 		return;
 	argvlen[1] = strlen(key);
-	if (redis_pipeline(rq->worker ? rq->worker->redis : NULL, 1, &cmd, &reply) == REDIS_STATUS_OK)
-		freeReplyObject(reply);
-	else
+	if (redis_pipeline(rq->worker ? rq->worker->redis : NULL, 1, &cmd, &reply) != REDIS_STATUS_OK)
 		log_event(LOG_WARN, "could not invalidate cached answers after a write", NULL);
+	else
+	{
+		if (reply->type == REDIS_REPLY_ERROR)
+			log_event(LOG_WARN, "redis refused to invalidate cached answers after a write", NULL);
+		freeReplyObject(reply);
+	}
 }
 
 /* The name of a class in metrics and logs */

@@ -19,12 +19,12 @@
 struct cache;
 
 /*
- * Runs the route's statement. Its result has data, pagination, count and
- * status in columns 0 to 3 and, when with_version, the game's leaderboard
- * version in column 4.
+ * Runs the route's statement (on the primary when on_primary). Its result
+ * has data, pagination, count and status in columns 0 to 3 and, when
+ * with_version, the game's leaderboard version in column 4.
  */
 typedef enum db_status (*cache_fetch_fn) (struct request *rq, void *arg, bool with_version,
-										  struct db_result *result);
+										  bool on_primary, struct db_result *result);
 
 extern struct cache *cache_new(const struct config *cfg, struct changes *changes);
 extern void cache_free(struct cache *c);

@@ -8,8 +8,9 @@
  * nothing changed. One thread calls it every change_poll_ms and keeps the
  * highest version seen per game. The cache treats an answer computed at an
  * older version as invalid; a live stream waits here for the next version.
- * A game never reported has version 0: it has not changed since the gateway
- * started, so any answer about it is current as far as the signal knows.
+ * A game the poller never reported has not changed since the gateway
+ * started; its version then is read once from the primary (changes_learn),
+ * since answers cached in Redis by other gateways may be older.
  * When Postgres is away the snapshot is kept, so the next poll that works
  * reports every change made meanwhile.
  */
@@ -231,6 +232,43 @@ changes_version(struct changes *ch, int64_t game_id)
 	if (ch == NULL || game_id <= 0)
 		return 0;
 	return read_version(ch, game_id);
+}
+
+/*
+ * The version of a game this gateway knows of, false when it knows none:
+ * neither a poll reported the game nor changes_learn was told its version
+ */
+bool
+changes_known(struct changes *ch, int64_t game_id, int64_t *version)
+{
+	bool		known = false;
+	struct game_version *slot;
+
+	*version = 0;
+	if (ch == NULL || game_id <= 0)
+		return true;
+	pthread_rwlock_rdlock(&ch->table);
+	if (ch->capacity > 0 && (slot = find_slot(ch->games, ch->capacity, game_id))->game_id != 0)
+	{
+		known = true;
+		*version = slot->version;
+	}
+	pthread_rwlock_unlock(&ch->table);
+	return known;
+}
+
+/*
+ * Record a game's version read from the primary (leaderboard_version): a
+ * gateway that started after the game's last change knows it from then on
+ */
+void
+changes_learn(struct changes *ch, int64_t game_id, int64_t version)
+{
+	if (ch == NULL || game_id <= 0)
+		return;
+	pthread_rwlock_wrlock(&ch->table);
+	raise_version(ch, game_id, version);
+	pthread_rwlock_unlock(&ch->table);
 }
 
 /*

@@ -20,6 +20,8 @@ struct changes;
 extern struct changes *changes_start(const struct config *cfg, char *err, size_t errlen);
 extern void changes_stop(struct changes *ch);
 extern int64_t changes_version(struct changes *ch, int64_t game_id);
+extern bool changes_known(struct changes *ch, int64_t game_id, int64_t *version);
+extern void changes_learn(struct changes *ch, int64_t game_id, int64_t version);
 extern int64_t changes_wait(struct changes *ch, int64_t game_id, int64_t seen, int timeout_ms);
 extern bool changes_polling(struct changes *ch);
 

@@ -232,10 +232,12 @@ struct statement
  * Build and run the route's statement (a cache_fetch_fn): one call of its
  * function, whose answer Postgres splits into data, pagination, count and
  * status; with_version adds the game's leaderboard version, read in the
- * same snapshot
+ * same snapshot; on_primary keeps it off the replicas (no replica has
+ * replayed every LSN)
  */
 static enum db_status
-fetch_route(struct request *rq, void *arg, bool with_version, struct db_result *result)
+fetch_route(struct request *rq, void *arg, bool with_version, bool on_primary,
+			struct db_result *result)
 {
 	struct statement *st = arg;
 	char		sql[API_SQL_SIZE];
@@ -248,7 +250,8 @@ fetch_route(struct request *rq, void *arg, bool with_version, struct db_result *
 	snprintf(st->game_id, sizeof(st->game_id), "%lld",
 			 rq->match.param_count > 0 ? (long long) rq->match.params[0].id : 0LL);
 	st->values[3] = st->game_id;
-	return run_statement(rq, sql, st->values, with_version ? 4 : 3, st->min_lsn, result);
+	return run_statement(rq, sql, st->values, with_version ? 4 : 3,
+						 on_primary ? UINT64_MAX : st->min_lsn, result);
 }
 
 /* Run the statement and relay its answer; a write that worked invalidates the cache */
@@ -256,7 +259,7 @@ static void
 relay_route(struct request *rq, struct statement *st)
 {
 	struct db_result result;
-	enum db_status status = fetch_route(rq, st, false, &result);
+	enum db_status status = fetch_route(rq, st, false, false, &result);
 
 	if (status != DB_OK)
 		api_respond_db_failure(rq, status, &result);

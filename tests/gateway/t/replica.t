@@ -152,8 +152,13 @@ for my $route (sort keys %reads) {
 }
 $res = call($gw, 'GET', "/api/games/$game/leaderboard");
 is $res->{json}{data}[0]{total_score}, 42, 'the replica has the score';
-my ($access) = grep { ($_->{request_id} // '') eq $res->{headers}{'x-request-id'} && $_->{msg} eq 'access' }
-    $gw->log_lines;
+# The access line is written once the answer is out: wait for it.
+my $access;
+wait_until(5, sub {
+    ($access) = grep { ($_->{request_id} // '') eq $res->{headers}{'x-request-id'} && $_->{msg} eq 'access' }
+        $gw->log_lines;
+    return $access;
+});
 is $access->{read_from}, 'replica', 'the access log line says where the read ran';
 is call($gw, 'GET', '/api/events/999999999', token => $org)->{status}, 404, 'a missing row on the replica: 404';
 is call($gw, 'GET', "/api/events/$event", token => $gt)->{status}, 403, 'authorisation on the replica: 403';
