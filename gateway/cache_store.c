@@ -180,7 +180,10 @@ cache_value_decode(const char *text, size_t len)
 		head[used] != '\0' || dlen < 0 || plen < -1 || clen < -1)
 		return NULL;
 	at = (size_t) (nl - text) + 1;
-	if ((unsigned long long) dlen + (plen > 0 ? plen : 0) + (clen > 0 ? clen : 0) != len - at)
+	/* each length against what is left, so that no sum can wrap */
+	if ((unsigned long long) dlen > len - at ||
+		(unsigned long long) (plen > 0 ? plen : 0) > len - at - (size_t) dlen ||
+		(unsigned long long) (clen > 0 ? clen : 0) != len - at - (size_t) dlen - (size_t) (plen > 0 ? plen : 0))
 		return NULL;
 	parts[0] = copy_part(text + at, dlen);
 	parts[1] = copy_part(text + at + dlen, plen);

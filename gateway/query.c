@@ -36,6 +36,8 @@ decode_part(const char *in, size_t len, char *out, size_t room, size_t *used)
 {
 	size_t		n = 0;
 
+	if (room == 0)
+		return false;			/* not even the NUL fits */
 	for (size_t i = 0; i < len; i++)
 	{
 		char		c = in[i];

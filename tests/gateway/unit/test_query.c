@@ -87,6 +87,36 @@ test_limits(void **state)
 	assert_int_equal(query_parse("abc=defgh", params, QUERY_MAX_PARAMS, small, sizeof(small), &error), -1);
 }
 
+/*
+ * A buffer filled to the last byte, then an empty part: refused, nothing
+ * written past the buffer (a guard byte after it stays as it was)
+ */
+static void
+test_full_buffer(void **state)
+{
+	struct query_param p[QUERY_MAX_PARAMS];
+	char		qs[4096];
+	char		small[9 + 1];
+	const char *error = NULL;
+	int			n;
+
+	(void) state;
+	/* "a\0xxxx\0b\0" fills all 9 bytes; b's empty value has no room for its NUL */
+	snprintf(qs, sizeof(qs), "a=xxxx&b&=%s", "%41%41%41%41");
+	small[9] = 'G';
+	n = query_parse(qs, p, QUERY_MAX_PARAMS, small, 9, &error);
+	assert_int_equal(n, -1);
+	assert_non_null(error);
+	assert_int_equal(small[9], 'G');
+	/* the gateway's own sizes: 2,048 bytes, filled, then an empty part */
+	memset(qs, 0, sizeof(qs));
+	strcpy(qs, "a=");
+	memset(qs + 2, 'x', 2042);
+	strcat(qs, "&b&=%41%41%41%41%41%41%41%41");
+	n = query_parse(qs, p, QUERY_MAX_PARAMS, buf, sizeof(buf), &error);
+	assert_int_equal(n, -1);
+}
+
 int
 main(void)
 {
@@ -94,6 +124,7 @@ main(void)
 		cmocka_unit_test(test_decoding),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_full_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
