@@ -4,6 +4,7 @@
 #   make install    install both (the extension into PostgreSQL 15, the gateway into $(bindir_gw))
 #   make run        private PostgreSQL + Redis + gateway on 127.0.0.1:8080 with a demo event
 #   make test       every suite against throwaway servers; ends with "N passed, N failed"
+#   make test-asan  the gateway integration tests against gateway/qr_gateway.asan (ASan, UBSan)
 #   make bench      benchmarks with same-run baselines (BENCH="cursor" picks sections)
 
 EXTENSION  = qr_event
@@ -23,7 +24,7 @@ ISOLATION_OPTS = --inputdir=tests/isolation --load-extension=qr_event
 
 EXTRA_CLEAN = qr_event.control results regression.diffs regression.out output_iso \
 	$(GW_OBJS) gateway/qr_gateway gateway/live_page_html.h $(UNIT_BINS) tests/gateway/unit/*.o \
-	tests/extension/unit/test_cursor_codec tests/fuzz/bin
+	tests/extension/unit/test_cursor_codec tests/fuzz/bin gateway/asan gateway/qr_gateway.asan
 
 # The LLVM bitcode of Debian's PGXS is of no use here and needs a matching clang.
 override with_llvm := no
@@ -117,6 +118,38 @@ bench: deps
 
 .PHONY: deps test run bench install-gateway unit-tests
 
+# --- make test-asan: the gateway integration tests against a sanitizer build ----------
+# gateway/qr_gateway.asan is the gateway built from the same sources with AddressSanitizer
+# (LeakSanitizer included) and UndefinedBehaviorSanitizer; its objects live in gateway/asan/
+# so the normal build is untouched. Under QR_TEST_SANITIZED, tests/lib/QRTest.pm stops each
+# gateway with SIGTERM (LeakSanitizer reports only at a clean exit) and fails the test when
+# the gateway's log holds a sanitizer report. Not part of make test (several minutes).
+# No LeakSanitizer suppressions: a gateway stopped by SIGTERM frees everything, civetweb's,
+# libpq's, hiredis's and OpenSSL's memory included. detect_stack_use_after_return and
+# strict_string_checks add checks that are off by default.
+GW_ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined -O1 -g
+GW_ASAN_OBJS  = $(patsubst gateway/%.c,gateway/asan/%.o,$(GW_SRCS))
+GW_ASAN_ENV   = QR_TEST_GATEWAY_OVERRIDE='$(CURDIR)/gateway/qr_gateway.asan' QR_TEST_SANITIZED=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+gateway/asan/%.o: gateway/%.c $(wildcard gateway/*.h)
+	@mkdir -p $(@D)
+	$(GW_CC) $(GW_CFLAGS) $(GW_ASAN_FLAGS) -c -o $@ $<
+
+gateway/asan/live_page.o: gateway/live_page_html.h
+
+gateway/qr_gateway.asan: $(GW_ASAN_OBJS)
+	$(GW_CC) $(GW_CFLAGS) $(GW_ASAN_FLAGS) -o $@ $^ $(GW_LIBS)
+
+test-asan: deps
+	$(MAKE) all gateway/qr_gateway.asan
+	$(MAKE) install
+	$(GW_ASAN_ENV) bash tests/harness/test.sh $(sort $(wildcard tests/gateway/t/*.t))
+
+.PHONY: test-asan
+
 # --- cursor codec: unit test and libFuzzer targets ---------------------------------
 # The codec is pure C + OpenSSL, so it also builds outside PGXS with strict flags.
 CODEC_CFLAGS = -O2 -g -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -145,6 +178,25 @@ tests/fuzz/bin/cursor_decode: extension/cursor_codec.c extension/cursor_codec.h 
 	tests/fuzz/cursor_fuzz.h
 
 tests/fuzz/bin/jwt_verify: gateway/jwt.c gateway/jwt.h gateway/json.c gateway/json.h tests/fuzz/b64url_oracle.h
+
+tests/fuzz/bin/query_parse: gateway/query.c gateway/query.h gateway/json.c gateway/json.h \
+	tests/fuzz/utf8_oracle.h
+
+tests/fuzz/bin/lsn_parse: gateway/lsn.c gateway/lsn.h
+
+tests/fuzz/bin/cache_value_decode: gateway/cache_store.c gateway/cache_store.h \
+	gateway/deadline.c gateway/deadline.h
+
+tests/fuzz/bin/json_utf8: gateway/json.c gateway/json.h tests/fuzz/utf8_oracle.h
+
+# router.c's table names every handler, which reach all of the gateway: route_match
+# fuzzes that very table, with router.c instrumented and the rest of the gateway linked
+# as built for it (no stubs; only router.c's code ever runs).
+tests/fuzz/bin/route_match: tests/fuzz/route_match_fuzz.c gateway/router.c gateway/router.h \
+		$(filter-out gateway/router.o,$(GW_LIBOBJS))
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread \
+		-I/usr/include/postgresql -Igateway -o $@ $(filter %.c %.o,$^) $(GW_LIBS)
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -180,3 +232,13 @@ fuzz-seeds: tests/fuzz/cursor_seeds.c extension/cursor_codec.c tests/fuzz/cursor
 	$$tmp/cursor_seeds tests/fuzz/corpus/cursor_decode; rc=$$?; rm -rf $$tmp; exit $$rc
 
 .PHONY: fuzz fuzz-build fuzz-smoke fuzz-seeds
+
+# Random SQL from sqlsmith against the installed extension and the demo event, on a
+# throwaway server, for SQLSMITH_SECONDS (180); fails on a backend crash in the server log
+# (tests/fuzz/sqlsmith.sh; SQLSMITH_SEED, SQLSMITH_MAX_QUERIES and SQLSMITH_ARGS too).
+fuzz-sql: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash tests/fuzz/sqlsmith.sh
+
+.PHONY: fuzz-sql

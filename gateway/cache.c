@@ -84,6 +84,7 @@ struct lookup
 	char		lock_key[72];	/* qr:l:<sha-256 of key> */
 	char		lock_token[33];
 	bool		locked;			/* this request holds both locks */
+	bool		computing_here;	/* lock() lost to a thread of this gateway */
 };
 
 /* The wall clock in ms (values are shared by gateways) */
@@ -359,7 +360,10 @@ lock(struct lookup *lk)
 	bool		taken = true;
 
 	if (!cache_store_begin(lk->c->store, lk->key.data))
+	{
+		lk->computing_here = true;
 		return false;
+	}
 	argvlen[5] = (size_t) snprintf(px, sizeof(px), "%d", lk->c->cfg->cache_lock_ms);
 	if (redis_pipeline(redis_of(lk), 1, &cmd, &reply) == REDIS_STATUS_OK)
 	{
@@ -370,6 +374,24 @@ lock(struct lookup *lk)
 		cache_store_end(lk->c->store, lk->key.data);
 	lk->locked = taken;
 	return taken;
+}
+
+/* Whether another gateway still holds the Redis lock of the key */
+static bool
+locked_elsewhere(struct lookup *lk)
+{
+	const char *argv[2] = {"EXISTS", lk->lock_key};
+	size_t		argvlen[2] = {6, strlen(lk->lock_key)};
+	struct redis_cmd cmd = {2, argv, argvlen};
+	redisReply *reply;
+	bool		held = false;
+
+	if (redis_pipeline(redis_of(lk), 1, &cmd, &reply) == REDIS_STATUS_OK)
+	{
+		held = reply->type == REDIS_REPLY_INTEGER && reply->integer > 0;
+		freeReplyObject(reply);
+	}
+	return held;
 }
 
 /* Give the right to compute back */
@@ -392,8 +414,9 @@ unlock(struct lookup *lk)
 
 /*
  * Wait, at most cache_lock_ms, for whoever computes the key to store a
- * valid value: in process on the single flight, across gateways by polling
- * Redis. NULL when none came.
+ * valid value: a thread of this gateway (single flight), or another gateway
+ * (polling Redis while its lock lasts). NULL when none came: the
+ * computation failed (an error answer is not kept) or took too long.
  */
 static struct cache_value *
 wait_for_value(struct lookup *lk)
@@ -402,12 +425,21 @@ wait_for_value(struct lookup *lk)
 	struct timespec pause = {0, WAIT_POLL_MS * 1000000L};
 	struct cache_value *v;
 
-	cache_store_wait(lk->c->store, lk->key.data, lk->c->cfg->cache_lock_ms);
+	if (lk->computing_here)
+	{
+		cache_store_wait(lk->c->store, lk->key.data, lk->c->cfg->cache_lock_ms);
+		if ((v = current_value(lk)) != NULL && valid(lk, v))
+			return v;
+		cache_value_release(v);
+		return NULL;
+	}
 	do
 	{
 		if ((v = current_value(lk)) != NULL && valid(lk, v))
 			return v;
 		cache_value_release(v);
+		if (!locked_elsewhere(lk))
+			return NULL;
 		nanosleep(&pause, NULL);
 	} while (deadline_ms_left(&until) > 0);
 	return NULL;

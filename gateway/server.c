@@ -287,6 +287,7 @@ static void
 server_stop_shared(struct server *srv)
 {
 	metrics_shutdown();
+	stream_shutdown();
 	ratelimit_free(srv->ratelimit);
 	cache_free(srv->cache);
 	changes_stop(srv->changes);

@@ -54,11 +54,23 @@ struct page
 	struct page *next;
 };
 
+static void forget_page(struct page *p);
+
 static pthread_mutex_t pages_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pages_done = PTHREAD_COND_INITIALIZER;
 static struct page *pages;		/* newest first */
 static int	page_count;
 static atomic_int clients;
+
+/* Free the shared pages (at shutdown, once no stream runs) */
+void
+stream_shutdown(void)
+{
+	pthread_mutex_lock(&pages_lock);
+	while (pages != NULL)
+		forget_page(pages);
+	pthread_mutex_unlock(&pages_lock);
+}
 
 /* How many streams are open */
 int

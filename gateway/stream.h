@@ -13,5 +13,6 @@
 
 extern void handle_leaderboard_stream(struct request *rq);
 extern int	stream_clients(void);
+extern void stream_shutdown(void);
 
 #endif

@@ -73,7 +73,8 @@ export PGHOST=$QR_SOCKDIR PGPORT=${QR_PG_PORT[main]} PGUSER=postgres PGDATABASE=
 export QR_TEST_ROOT=$top QR_TEST_TMP=$QR_ROOT QR_TEST_SOCKDIR=$QR_SOCKDIR
 export QR_TEST_DB="$(qr_pg_conninfo main qr_test)"
 export QR_TEST_REDIS="127.0.0.1:${QR_REDIS_PORT[main]}"
-export QR_TEST_GATEWAY=$top/gateway/qr_gateway
+# make test-asan points the gateway tests at the sanitizer build.
+export QR_TEST_GATEWAY=${QR_TEST_GATEWAY_OVERRIDE:-$top/gateway/qr_gateway}
 psql -X -q -d postgres -c 'CREATE DATABASE qr_test' \
     && psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION qr_event' -c 'CREATE EXTENSION pgtap' \
     || { echo "0 passed, 1 failed"; exit 1; }

@@ -18,9 +18,41 @@ our @EXPORT_OK = qw(free_port start_gateway start_redis start_postgres psql_sess
                     wait_until);
 
 my @cleanups;
+my @gateways;    # every gateway start_gateway started, for sanitizer_reports
 
-# Cleanups reap children, which sets $?: keep the test's own exit status.
-END { local $?; $_->() for reverse @cleanups; }
+# Cleanups reap children, which sets $?: keep the test's own exit status. Under
+# QR_TEST_SANITIZED (make test-asan) a sanitizer report in a gateway's log fails the test.
+END {
+    my $reports;
+    {
+        local $?;
+        $_->() for reverse @cleanups;
+        $reports = sanitizer_reports();
+    }
+    if ($reports) {
+        print STDERR map { "# $_\n" } split /\n/, $reports;
+        $? ||= 1;
+    }
+}
+
+# The AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer reports in the
+# logs of the gateways this test started (each from its first line to the end of the
+# log, which is where the sanitizers stop the gateway), or '' without any or when
+# QR_TEST_SANITIZED is unset. LeakSanitizer reports only at a clean exit: under
+# QR_TEST_SANITIZED the cleanups stop gateways with SIGTERM first.
+sub sanitizer_reports {
+    return '' unless $ENV{QR_TEST_SANITIZED};
+    my $reports = '';
+    for my $gw (@gateways) {
+        my @lines = split /\n/, $gw->log_text;
+        my ($first) = grep { $lines[$_] =~ /ERROR: (?:Address|Leak)Sanitizer|runtime error:/ }
+            0 .. $#lines or next;
+        my $last = $#lines < $first + 300 ? $#lines : $first + 300;
+        $reports .= "sanitizer report in the log of the gateway on port $gw->{port}:\n"
+            . join("\n", @lines[$first .. $last]) . "\n";
+    }
+    return $reports;
+}
 
 # A TCP port on 127.0.0.1 nothing listens on right now.
 sub free_port {
@@ -83,7 +115,8 @@ sub start_gateway {
     }
     my $gw = bless { pid => $pid, port => $port, log => $log,
                      http => HTTP::Tiny->new(timeout => 15, keep_alive => 0) }, 'QRTest::Gateway';
-    push @cleanups, sub { $gw->stop('KILL') };
+    push @gateways, $gw;
+    push @cleanups, sub { $gw->stop($ENV{QR_TEST_SANITIZED} ? 'TERM' : 'KILL') };
     wait_until(15, sub { $gw->alive && $gw->get('/healthz')->{status} == 200 })
         or die "qr_gateway did not start:\n" . $gw->log_text;
     return $gw;

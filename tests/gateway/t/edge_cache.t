@@ -14,7 +14,7 @@ use lib "$FindBin::Bin/../../lib";
 use IO::Select;
 use IO::Socket::INET;
 use JSON::PP ();
-use List::Util qw(max sum0);
+use List::Util qw(max sum0 uniq);
 use POSIX ();
 use Time::HiRes qw(sleep time);
 use Test::More;
@@ -234,6 +234,12 @@ sleep 1.2;
 stampede('expired, within the stale window', "/api/games/$g5/leaderboard", qw(hit refresh stale));
 my ($g5c) = board($ev_a, Ann => 3, Ben => 2, Cat => 1);
 stampede('a cold key', "/api/games/$g5c/leaderboard", qw(hit miss));
+# An error is not cached: the callers waiting on the one computing it must not wait out
+# cache_lock_ms (5 s) for a value that never comes.
+my $t_err = time;
+my @missing = burst($gx, '/api/events/999999999/games', 16);
+is join(',', sort { $a <=> $b } uniq(map { $_->{status} // 0 } @missing)), '404', 'a missing event asked 16 times at once: 404';
+cmp_ok time - $t_err, '<', 2.5, sprintf '... all within %.2f s, not after the 5 s lock', time - $t_err;
 
 # --- QR_GATEWAY_CACHE=off ---------------------------------------------------------------------
 my $goff = start_gateway(env => { QR_GATEWAY_CACHE => 'off' });

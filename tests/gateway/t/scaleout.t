@@ -84,6 +84,7 @@ my @limited = map { start_gateway(env => { %shared, QR_GATEWAY_RATE_LIMITS => 'o
     QR_GATEWAY_RATE_ANONYMOUS => $huge, QR_GATEWAY_RATE_AUTHENTICATED => $huge, QR_GATEWAY_RATE_PREMIUM => $huge,
     QR_GATEWAY_RATE_LEADERBOARD => '10/s,burst=5' }) } 1, 2;
 my ($g0) = board(Ann => 1);
+replica_caught_up();    # the gateways read the game from the replica
 my @got = ([], []);
 my @refused = (0, 0);
 my $t0 = time;
