@@ -630,10 +630,3 @@ cache_note_write(struct cache *c, struct request *rq)
 		freeReplyObject(reply);
 	}
 }
-
-/* The name of a class in metrics and logs */
-const char *
-cache_class_name(enum cache_class cls)
-{
-	return class_names[cls];
-}

@@ -32,6 +32,5 @@ extern bool cache_applies(const struct cache *c, const struct request *rq);
 extern void cache_serve(struct cache *c, struct request *rq, const char *claims,
 						const char *params, cache_fetch_fn fetch, void *arg);
 extern void cache_note_write(struct cache *c, struct request *rq);
-extern const char *cache_class_name(enum cache_class cls);
 
 #endif
