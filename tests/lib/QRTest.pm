@@ -279,6 +279,24 @@ sub request {
 
 sub get { my ($self, $path, $opts) = @_; return $self->request('GET', $path, $opts); }
 
+# One API request: token => a bearer token, body => data (sent as JSON) or text, type =>
+# its Content-Type (JSON by default), after => QR-Read-After, etag => If-None-Match,
+# headers => more headers, from => a loopback source address (request_from).
+sub call {
+    my ($self, $method, $path, %o) = @_;
+    my %headers = %{ $o{headers} // {} };
+    $headers{Authorization} = "Bearer $o{token}" if $o{token};
+    $headers{'QR-Read-After'} = $o{after} if defined $o{after};
+    $headers{'If-None-Match'} = $o{etag} if defined $o{etag};
+    my %opts = (headers => \%headers);
+    if (defined $o{body}) {
+        $headers{'Content-Type'} = $o{type} // 'application/json';
+        $opts{content} = ref $o{body} ? JSON::PP->new->canonical->encode($o{body}) : $o{body};
+    }
+    return $o{from} ? $self->request_from($o{from}, $method, $path, \%opts)
+                    : $self->request($method, $path, \%opts);
+}
+
 # One HTTP request from another loopback address (127.0.0.2, ...): a different client
 # IP address to the gateway. Returns what request returns.
 sub request_from {

@@ -26,17 +26,7 @@ my $door = account('door');
 
 my $gw = start_gateway();
 my $json = JSON::PP->new->canonical;
-sub call {
-    my ($method, $path, %o) = @_;
-    my %headers;
-    $headers{Authorization} = "Bearer $o{token}" if $o{token};
-    my %opts = (headers => \%headers);
-    if (exists $o{body}) {
-        $headers{'Content-Type'} = $o{type} // 'application/json';
-        $opts{content} = ref $o{body} ? $json->encode($o{body}) : $o{body};
-    }
-    return $gw->request($method, $path, \%opts);
-}
+sub call { return $gw->call(@_) }
 sub login {
     my ($name) = @_;
     my $res = call('POST', '/api/auth/login',

@@ -58,19 +58,7 @@ my ($ev_a, $ev_b) = (event_of(account('alice'), 'Gala'), event_of(account('bob')
 
 # --- HTTP -------------------------------------------------------------------------------------
 my $json = JSON::PP->new->canonical;
-sub call {
-    my ($g, $method, $path, %o) = @_;
-    my %headers;
-    $headers{Authorization} = "Bearer $o{token}" if $o{token};
-    $headers{'QR-Read-After'} = $o{after} if defined $o{after};
-    $headers{'If-None-Match'} = $o{etag} if defined $o{etag};
-    my %opts = (headers => \%headers);
-    if (exists $o{body}) {
-        $headers{'Content-Type'} = 'application/json';
-        $opts{content} = $json->encode($o{body});
-    }
-    return $g->request($method, $path, \%opts);
-}
+sub call { my ($g, @rest) = @_; return $g->call(@rest) }
 sub cache { return $_[0]{json}{meta}{cache} // 'none' }
 sub caches { my ($g, $path, $n, %o) = @_; return join ',', map { cache(call($g, 'GET', $path, %o)) } 1 .. $n }
 sub scores { return join ',', map { "$_->{display_name}=$_->{total_score}" } @{ $_[0]{json}{data} // [] } }

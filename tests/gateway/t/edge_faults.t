@@ -42,17 +42,7 @@ my $gw = start_gateway(env => {
     QR_GATEWAY_CACHE_TTL_REALTIME_S => 1, QR_GATEWAY_CACHE_STALE_S => 120,
 });
 my $json = JSON::PP->new->canonical;
-sub call {
-    my ($method, $path, %o) = @_;
-    my %headers;
-    $headers{Authorization} = "Bearer $o{token}" if $o{token};
-    my %opts = (headers => \%headers);
-    if (exists $o{body}) {
-        $headers{'Content-Type'} = 'application/json';
-        $opts{content} = $json->encode($o{body});
-    }
-    return $gw->request($method, $path, \%opts);
-}
+sub call { return $gw->call(@_) }
 my $org = call('POST', '/api/auth/login', body => { email => 'organiser@example.com', password => $password })
     ->{json}{data}{token} or BAIL_OUT('the organiser cannot log in');
 my $qr = call('POST', "/api/events/$event/guests/$guests[0]/qr", token => $org)->{json}{data}{token}

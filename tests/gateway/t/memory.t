@@ -38,17 +38,7 @@ row("SET qr_event.password_iterations = 1000; SELECT qr_event.create_account("
 # running beside it a statement may take more than the default 2 s (a 504 is not a leak).
 my $gw = start_gateway(env => { QR_GATEWAY_DB_TIMEOUT_MS => 20000 });
 my $json = JSON::PP->new->canonical;
-sub call {
-    my ($method, $path, %o) = @_;
-    my %headers;
-    $headers{Authorization} = "Bearer $o{token}" if $o{token};
-    my %opts = (headers => \%headers);
-    if (exists $o{body}) {
-        $headers{'Content-Type'} = 'application/json';
-        $opts{content} = $json->encode($o{body});
-    }
-    return $gw->request($method, $path, \%opts);
-}
+sub call { return $gw->call(@_) }
 sub data_of {
     my ($what, $res, $status) = @_;
     die "$what: $res->{status} $res->{content}\n" unless $res->{status} == $status;

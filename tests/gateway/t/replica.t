@@ -66,18 +66,7 @@ my $gw = start_gateway(env => {
     QR_GATEWAY_REPLICA_MAX_LAG_MS => 30000,
 });
 my $json = JSON::PP->new->canonical;
-sub call {
-    my ($g, $method, $path, %o) = @_;
-    my %headers;
-    $headers{Authorization} = "Bearer $o{token}" if $o{token};
-    $headers{'QR-Read-After'} = $o{after} if defined $o{after};
-    my %opts = (headers => \%headers);
-    if (exists $o{body}) {
-        $headers{'Content-Type'} = 'application/json';
-        $opts{content} = $json->encode($o{body});
-    }
-    return $g->request($method, $path, \%opts);
-}
+sub call { my ($g, @rest) = @_; return $g->call(@rest) }
 sub replicas { return call($_[0], 'GET', '/readyz')->{json}{data}{replicas} // [] }
 sub state_is {
     my ($g, $i, $state) = @_;

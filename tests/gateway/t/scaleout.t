@@ -56,18 +56,7 @@ sub replica_caught_up {
 
 # --- HTTP -------------------------------------------------------------------------------
 my $json = JSON::PP->new->canonical;
-sub call {
-    my ($g, $method, $path, %o) = @_;
-    my %headers;
-    $headers{Authorization} = "Bearer $o{token}" if $o{token};
-    $headers{'QR-Read-After'} = $o{after} if defined $o{after};
-    my %opts = (headers => \%headers);
-    if (exists $o{body}) {
-        $headers{'Content-Type'} = 'application/json';
-        $opts{content} = $json->encode($o{body});
-    }
-    return $o{from} ? $g->request_from($o{from}, $method, $path, \%opts) : $g->request($method, $path, \%opts);
-}
+sub call { my ($g, @rest) = @_; return $g->call(@rest) }
 sub cache { return $_[0]{json}{meta}{cache} // 'none' }
 sub from { return $_[0]{headers}{'qr-read-from'} // 'none' }
 sub scores { return join ',', map { "$_->{display_name}=$_->{total_score}" } @{ $_[0]{json}{data} // [] } }
