@@ -14,7 +14,7 @@ use JSON::PP ();
 use POSIX ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT_OK = qw(free_port start_gateway start_redis start_postgres psql_session json
+our @EXPORT_OK = qw(stream_open stream_pump free_port start_gateway start_redis start_postgres psql_session json
                     wait_until);
 
 my @cleanups;
@@ -192,6 +192,46 @@ sub psql_session {
     my $session = bless { pid => $pid, fh => $to }, 'QRTest::Session';
     push @cleanups, sub { $session->close };
     return $session;
+}
+
+
+# A live stream read from a raw socket (HTTP::Tiny would wait for the whole body):
+# stream_open sends the request and reads the head ({status}, {headers}); stream_pump
+# reads until $cond->($st) holds or $seconds pass, collecting each block ({blocks}),
+# heartbeat times ({beats}) and events ({events}: event, id, data decoded, at).
+sub stream_open {
+    my ($g, $path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $g->port, Timeout => 5) or die "connect: $!";
+    syswrite $s, "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    my $st = { sock => $s, buf => '', events => [], beats => [], blocks => [] };
+    stream_pump($st, 5, sub { defined $st->{status} });
+    return $st;
+}
+sub stream_pump {
+    my ($st, $seconds, $cond) = @_;
+    my $deadline = time + $seconds;
+    until ($cond->($st) || time >= $deadline || $st->{closed}) {
+        my $rin = '';
+        vec($rin, fileno($st->{sock}), 1) = 1;
+        next unless select(my $rout = $rin, undef, undef, 0.05) > 0;
+        my $got = sysread $st->{sock}, my $chunk, 65536;
+        $st->{closed} = 1 unless $got;
+        $st->{buf} .= $chunk // '';
+        if (!defined $st->{status} && $st->{buf} =~ s/\A(.*?)\r\n\r\n//s) {
+            my ($status_line, @lines) = split /\r\n/, $1;
+            ($st->{status}) = $status_line =~ m{^HTTP/1\.[01] (\d{3})};
+            $st->{headers} = { map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k => $v) } @lines };
+        }
+        next unless defined $st->{status};
+        while ($st->{buf} =~ s/\A(.*?)\n\n//s) {
+            my $block = $1;
+            push @{ $st->{blocks} }, $block;
+            push @{ $st->{beats} }, time if $block eq ': heartbeat';
+            push @{ $st->{events} }, { event => $1, id => $2, data => QRTest::json($3), at => time }
+                if $block =~ /^event: (.*)\nid: (\d+)\ndata: (.*)$/;
+        }
+    }
+    return $cond->($st);
 }
 
 package QRTest::Redis;

@@ -25,7 +25,6 @@ my $other = account('other');
 my $door = account('door');
 
 my $gw = start_gateway();
-my $json = JSON::PP->new->canonical;
 sub call { return $gw->call(@_) }
 sub login {
     my ($name) = @_;

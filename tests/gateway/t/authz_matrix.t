@@ -68,7 +68,6 @@ for my $n (1, 2) {
 }
 
 my $gw = start_gateway();
-my $json = JSON::PP->new->canonical;
 sub call { return $gw->call(@_) }
 
 # --- tokens: accounts log in, guests exchange their QR codes ------------------------------

@@ -19,7 +19,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use Test::More;
 use QRPg qw(psql literal);
-use QRTest qw(start_gateway wait_until json);
+use QRTest qw(start_gateway wait_until json stream_open stream_pump);
 
 my $db = 'qr_test';
 my $tag = "edge$$";
@@ -57,7 +57,6 @@ sub board {
 my ($ev_a, $ev_b) = (event_of(account('alice'), 'Gala'), event_of(account('bob'), 'Fair'));
 
 # --- HTTP -------------------------------------------------------------------------------------
-my $json = JSON::PP->new->canonical;
 sub call { my ($g, @rest) = @_; return $g->call(@rest) }
 sub cache { return $_[0]{json}{meta}{cache} // 'none' }
 sub caches { my ($g, $path, $n, %o) = @_; return join ',', map { cache(call($g, 'GET', $path, %o)) } 1 .. $n }
@@ -240,42 +239,6 @@ is $goff->stop, 0, 'the gateway without a cache stops cleanly';
 # --- the live stream --------------------------------------------------------------------------
 my $gs = start_gateway(env => { QR_GATEWAY_CHANGE_POLL_MS => 50, QR_GATEWAY_STREAM_HEARTBEAT_MS => 300,
                                 QR_GATEWAY_STREAM_INTERVAL_MS => 1000, QR_GATEWAY_STREAM_MAX_CLIENTS => 2 });
-sub stream_open {
-    my ($g, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $g->port, Timeout => 5) or die "connect: $!";
-    syswrite $s, "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    my $st = { sock => $s, buf => '', events => [], beats => [], blocks => [] };
-    stream_pump($st, 5, sub { defined $st->{status} });
-    return $st;
-}
-# Reads until $cond holds or $seconds pass: the head, then each block (an event, a
-# heartbeat comment) with the time it arrived.
-sub stream_pump {
-    my ($st, $seconds, $cond) = @_;
-    my $deadline = time + $seconds;
-    until ($cond->() || time >= $deadline || $st->{closed}) {
-        my $rin = '';
-        vec($rin, fileno($st->{sock}), 1) = 1;
-        next unless select(my $rout = $rin, undef, undef, 0.05) > 0;
-        my $got = sysread $st->{sock}, my $chunk, 65536;
-        $st->{closed} = 1 unless $got;
-        $st->{buf} .= $chunk // '';
-        if (!defined $st->{status} && $st->{buf} =~ s/\A(.*?)\r\n\r\n//s) {
-            my ($status_line, @lines) = split /\r\n/, $1;
-            ($st->{status}) = $status_line =~ m{^HTTP/1\.[01] (\d{3})};
-            $st->{headers} = { map { my ($k, $v) = split /:\s*/, $_, 2; (lc $k => $v) } @lines };
-        }
-        next unless defined $st->{status};
-        while ($st->{buf} =~ s/\A(.*?)\n\n//s) {
-            my $block = $1;
-            push @{ $st->{blocks} }, $block;
-            push @{ $st->{beats} }, time if $block eq ': heartbeat';
-            push @{ $st->{events} }, { event => $1, id => $2, data => json($3), at => time }
-                if $block =~ /^event: (.*)\nid: (\d+)\ndata: (.*)$/;
-        }
-    }
-    return $cond->();
-}
 sub ranking { join ',', map { "$_->{rank}:$_->{display_name}=$_->{total_score}" } @{ $_[0]{data}{entries} } }
 sub cpu_s {    # CPU time the process has used (utime + stime), in s
     open my $fh, '<', "/proc/$_[0]{pid}/stat" or return 0;

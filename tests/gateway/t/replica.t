@@ -65,7 +65,6 @@ my $gw = start_gateway(env => {
     QR_GATEWAY_REPLICA_CHECK_MS => 50,
     QR_GATEWAY_REPLICA_MAX_LAG_MS => 30000,
 });
-my $json = JSON::PP->new->canonical;
 sub call { my ($g, @rest) = @_; return $g->call(@rest) }
 sub replicas { return call($_[0], 'GET', '/readyz')->{json}{data}{replicas} // [] }
 sub state_is {

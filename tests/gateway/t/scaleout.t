@@ -22,7 +22,7 @@ use List::Util qw(max);
 use Time::HiRes qw(sleep time);
 use Test::More;
 use QRPg qw(psql literal);
-use QRTest qw(start_gateway start_redis wait_until json);
+use QRTest qw(start_gateway start_redis wait_until json stream_open stream_pump);
 
 my $db = 'qr_test';
 my $tag = "scale$$";
@@ -55,7 +55,6 @@ sub replica_caught_up {
 }
 
 # --- HTTP -------------------------------------------------------------------------------
-my $json = JSON::PP->new->canonical;
 sub call { my ($g, @rest) = @_; return $g->call(@rest) }
 sub cache { return $_[0]{json}{meta}{cache} // 'none' }
 sub from { return $_[0]{headers}{'qr-read-from'} // 'none' }
@@ -137,38 +136,10 @@ for my $g ([A => $ga], [B => $gb]) {
 }
 
 # --- 3: live streams on both ----------------------------------------------------------------
-sub stream_open {
-    my ($g, $path) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $g->port, Timeout => 5) or die "connect: $!";
-    syswrite $s, "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    my $st = { sock => $s, buf => '', events => [] };
-    stream_pump($st, 5, sub { @{ $st->{events} } >= 1 });
-    return $st;
-}
-# Reads until $cond holds or $seconds pass; collects the events (after the head).
-sub stream_pump {
-    my ($st, $seconds, $cond) = @_;
-    my $deadline = time + $seconds;
-    until ($cond->() || time >= $deadline || $st->{closed}) {
-        my $rin = '';
-        vec($rin, fileno($st->{sock}), 1) = 1;
-        next unless select(my $rout = $rin, undef, undef, 0.05) > 0;
-        my $got = sysread $st->{sock}, my $chunk, 65536;
-        $st->{closed} = 1 unless $got;
-        $st->{buf} .= $chunk // '';
-        $st->{status} = $1 if !defined $st->{status} && $st->{buf} =~ s{\AHTTP/1\.[01] (\d{3}).*?\r\n\r\n}{}s;
-        next unless defined $st->{status};
-        while ($st->{buf} =~ s/\A(.*?)\n\n//s) {
-            my $block = $1;
-            push @{ $st->{events} }, { id => $1, data => json($2) }
-                if $block =~ /^event: leaderboard-updated\nid: (\d+)\ndata: (.*)$/;
-        }
-    }
-    return $cond->();
-}
 sub ranking { return join ',', map { "$_->{rank}:$_->{display_name}=$_->{total_score}" } @{ $_[0]{data}{entries} } }
 
 my @streams = map { stream_open($_, "/api/games/$g1/leaderboard/stream?limit=3") } $ga, $gb;
+stream_pump($_, 5, sub { @{ $_[0]{events} } >= 1 }) for @streams;
 is join(',', map { $_->{status} // 'none' } @streams), '200,200', 'a stream on each gateway: 200';
 is join(' | ', map { ranking($_->{events}[0]) } @streams), join(' | ', ('1:Cat=50,2:Ann=30,3:Ben=20') x 2),
     '... both start with the current top 3';
