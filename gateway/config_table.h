@@ -1,7 +1,7 @@
 /*
  * config_table.h
- *		The table of settings shared by config.c (loading) and config_show.c
- *		(--help and --check-config). Private to those two files.
+ *		The table of settings (config_table.c) shared by config.c (loading)
+ *		and config_show.c (--help and --check-config). Private to those files.
  */
 #ifndef QR_GATEWAY_CONFIG_TABLE_H
 #define QR_GATEWAY_CONFIG_TABLE_H
