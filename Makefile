@@ -6,6 +6,7 @@
 #   make test       every suite against throwaway servers; ends with "N passed, N failed"
 #   make test-asan  the gateway integration tests against gateway/qr_gateway.asan (ASan, UBSan)
 #   make bench      benchmarks with same-run baselines (BENCH="cursor" picks sections)
+#   make security-sqlmap  Debian's sqlmap against every route's parameters (no finding expected)
 
 EXTENSION  = qr_event
 MODULE_big = qr_event
@@ -242,3 +243,13 @@ fuzz-sql: deps
 	bash tests/fuzz/sqlsmith.sh
 
 .PHONY: fuzz-sql
+
+# Debian's sqlmap against the parameters of the gateway's routes (path, query, JSON body,
+# bearer token) on loopback, against throwaway servers with the demo event
+# (tests/security/sqlmap.sh; SQLMAP_ARGS adds options). A few minutes; not in make test.
+security-sqlmap: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash tests/security/sqlmap.sh
+
+.PHONY: security-sqlmap

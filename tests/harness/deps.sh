@@ -17,6 +17,8 @@ QR_PACKAGES=(
     # make bench, section edge: nginx serving the same bytes as the cached gateway
     nginx
     sqlsmith  # make fuzz-sql: random SQL against the extension (tests/fuzz/sqlsmith.sh)
+    # make security-sqlmap: SQL-injection probes of every route's parameters
+    sqlmap
 )
 
 missing=()
