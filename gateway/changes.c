@@ -212,26 +212,36 @@ changes_stop(struct changes *ch)
 	free(ch);
 }
 
-/* A game's version (rdlock taken here; the caller may hold lock) */
-static int64_t
-read_version(struct changes *ch, int64_t game_id)
+/*
+ * A game's version into *version (0 when none) and whether the game is in
+ * the table (rdlock taken here; the caller may hold lock)
+ */
+static bool
+read_version(struct changes *ch, int64_t game_id, int64_t *version)
 {
-	int64_t		version = 0;
+	struct game_version *slot;
+	bool		known = false;
 
+	*version = 0;
 	pthread_rwlock_rdlock(&ch->table);
-	if (ch->capacity > 0)
-		version = find_slot(ch->games, ch->capacity, game_id)->version;
+	if (ch->capacity > 0 && (slot = find_slot(ch->games, ch->capacity, game_id))->game_id != 0)
+	{
+		known = true;
+		*version = slot->version;
+	}
 	pthread_rwlock_unlock(&ch->table);
-	return version;
+	return known;
 }
 
 /* The highest version seen for a game; 0 when it has not changed */
 int64_t
 changes_version(struct changes *ch, int64_t game_id)
 {
-	if (ch == NULL || game_id <= 0)
-		return 0;
-	return read_version(ch, game_id);
+	int64_t		version = 0;
+
+	if (ch != NULL && game_id > 0)
+		read_version(ch, game_id, &version);
+	return version;
 }
 
 /*
@@ -241,20 +251,10 @@ changes_version(struct changes *ch, int64_t game_id)
 bool
 changes_known(struct changes *ch, int64_t game_id, int64_t *version)
 {
-	bool		known = false;
-	struct game_version *slot;
-
 	*version = 0;
 	if (ch == NULL || game_id <= 0)
 		return true;
-	pthread_rwlock_rdlock(&ch->table);
-	if (ch->capacity > 0 && (slot = find_slot(ch->games, ch->capacity, game_id))->game_id != 0)
-	{
-		known = true;
-		*version = slot->version;
-	}
-	pthread_rwlock_unlock(&ch->table);
-	return known;
+	return read_version(ch, game_id, version);
 }
 
 /*
@@ -284,7 +284,7 @@ changes_wait(struct changes *ch, int64_t game_id, int64_t seen, int timeout_ms)
 	pthread_mutex_lock(&ch->lock);
 	for (;;)
 	{
-		version = read_version(ch, game_id);
+		read_version(ch, game_id, &version);
 		if (version > seen || ch->stopping ||
 			pthread_cond_timedwait(&ch->changed, &ch->lock, &until) != 0)
 			break;
