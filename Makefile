@@ -5,8 +5,13 @@
 #   make run        private PostgreSQL + Redis + gateway on 127.0.0.1:8080 with a demo event
 #   make test       every suite against throwaway servers; ends with "N passed, N failed"
 #   make test-asan  the gateway integration tests against gateway/qr_gateway.asan (ASan, UBSan)
-#   make bench      benchmarks with same-run baselines (BENCH="cursor" picks sections)
+#   make bench      benchmarks with same-run baselines (BENCH="cursor" picks sections,
+#                   QR_BENCH_ROWS sets the data size); report in .bench/report/ (or
+#                   QR_BENCH_REPORT_DIR): report.md, report.json, a PNG chart per section
+#   make bench-publish  make bench of every section, its report copied to docs/bench/
 #   make security-sqlmap  Debian's sqlmap against every route's parameters (no finding expected)
+#   make security  the security suite: tokens, authorisation (also under load), input limits, sqlmap;
+#                  ends with "security: N passed, N failed, sqlmap N findings: pass"
 
 EXTENSION  = qr_event
 MODULE_big = qr_event
@@ -117,7 +122,10 @@ bench: deps
 	$(MAKE) install
 	bash tests/bench/run.sh $(BENCH)
 
-.PHONY: deps test run bench install-gateway unit-tests
+bench-publish:
+	$(MAKE) bench BENCH= QR_BENCH_PUBLISH=1
+
+.PHONY: deps test run bench bench-publish install-gateway unit-tests
 
 # --- make test-asan: the gateway integration tests against a sanitizer build ----------
 # gateway/qr_gateway.asan is the gateway built from the same sources with AddressSanitizer
@@ -253,3 +261,16 @@ security-sqlmap: deps
 	bash tests/security/sqlmap.sh
 
 .PHONY: security-sqlmap
+
+# The security suite (tests/security/run.sh): the token table, the authorisation matrix and
+# the same matrix under load, error answers and input limits (tests/gateway/t/auth.t,
+# authz_matrix.t, errors.t, tests/security/*.t) through tests/harness/test.sh, then
+# tests/security/sqlmap.sh (a few minutes; SECURITY_SQLMAP=0 skips it). Ends with one line
+#     security: N passed, N failed, sqlmap N findings: pass      (or: FAIL)
+security: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash tests/security/run.sh
+
+.PHONY: security
+

@@ -88,24 +88,88 @@ params_json(const struct request *rq, struct json_buf *out, const char **error)
 	return true;
 }
 
-/* Whether the body is declared JSON (application/json, any parameters) */
+/* How deeply a request body may nest arrays and objects (bodies are flat objects) */
+#define API_BODY_MAX_DEPTH 64
+
+/*
+ * Whether the body is declared JSON: application/json in any case, whose
+ * charset parameter, if any, is UTF-8 (or utf8). JSON is UTF-8 (RFC 8259):
+ * a body declared in another charset would be read as what it does not say.
+ */
 static bool
 body_is_json(const struct request *rq)
 {
 	const char *type = mg_get_header(rq->conn, "Content-Type");
 	size_t		len = strlen("application/json");
+	const char *p;
 
-	return type != NULL && strncasecmp(type, "application/json", len) == 0 &&
-		(type[len] == '\0' || type[len] == ';' || type[len] == ' ');
+	if (type == NULL || strncasecmp(type, "application/json", len) != 0 ||
+		(type[len] != '\0' && type[len] != ';' && type[len] != ' '))
+		return false;
+	for (p = type + len; (p = strchr(p, ';')) != NULL;)
+	{
+		for (p++; *p == ' ' || *p == '\t'; p++)
+			;
+		if (strncasecmp(p, "charset=", 8) != 0)
+			continue;
+		p += 8;
+		if (*p == '"')
+			p++;
+		len = strncasecmp(p, "utf-8", 5) == 0 ? 5 : strncasecmp(p, "utf8", 4) == 0 ? 4 : 0;
+		if (len == 0 || (p[len] != '\0' && p[len] != ';' && p[len] != ' ' && p[len] != '\t' && p[len] != '"'))
+			return false;
+	}
+	return true;
 }
 
 /*
- * Whether a body, if any, is declared JSON and is UTF-8 (its JSON is parsed
- * by the database); false when it answered 415 or 400.
+ * Why a UTF-8 body cannot be a request's JSON object, or NULL when it may be
+ * (the database parses and checks it): a NUL byte (the body reaches the
+ * database as text, which would end there), another first value than an
+ * object, or arrays and objects nested deeper than API_BODY_MAX_DEPTH (the
+ * database's parser would run out of stack: an internal error, not a 400).
+ */
+static const char *
+body_shape_error(const char *body, size_t len)
+{
+	size_t		i = 0;
+	int			depth = 0;
+	bool		in_string = false;
+
+	if (memchr(body, '\0', len) != NULL)
+		return "the request body must not contain NUL bytes";
+	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
+		i++;
+	if (i == len || body[i] != '{')
+		return "request body must be a JSON object";
+	for (; i < len; i++)
+	{
+		if (in_string)
+		{
+			if (body[i] == '\\')
+				i++;
+			else if (body[i] == '"')
+				in_string = false;
+		}
+		else if (body[i] == '"')
+			in_string = true;
+		else if ((body[i] == '{' || body[i] == '[') && ++depth > API_BODY_MAX_DEPTH)
+			return "the request body nests arrays and objects too deeply";
+		else if (body[i] == '}' || body[i] == ']')
+			depth--;
+	}
+	return NULL;
+}
+
+/*
+ * Whether a body, if any, is declared JSON, is UTF-8 and may be a JSON
+ * object (body_shape_error); false when it answered 415 or 400.
  */
 bool
 api_body_acceptable(struct request *rq)
 {
+	const char *shape;
+
 	if (rq->body == NULL)
 		return true;
 	if (!body_is_json(rq))
@@ -116,6 +180,11 @@ api_body_acceptable(struct request *rq)
 	if (!json_utf8_valid(rq->body, rq->body_len))
 	{
 		respond_error_code(rq, API_ERROR_BAD_REQUEST, "the body is not UTF-8");
+		return false;
+	}
+	if ((shape = body_shape_error(rq->body, rq->body_len)) != NULL)
+	{
+		respond_error_code(rq, API_ERROR_BAD_REQUEST, shape);
 		return false;
 	}
 	return true;

@@ -128,6 +128,9 @@ reject_too_large(struct request *rq)
  * Check the framing headers before anything is read. Both Transfer-Encoding
  * and Content-Length, or two Content-Lengths, let a proxy and the gateway
  * disagree on where the body ends (request smuggling): refuse and close.
+ * So does a request with MG_MAX_HEADERS headers: civetweb keeps that many
+ * and silently drops the rest, framing headers included, and a dropped
+ * Content-Length would make the body a request of its own.
  */
 static bool
 request_check_framing(struct request *rq)
@@ -135,7 +138,16 @@ request_check_framing(struct request *rq)
 	const struct mg_request_info *info = mg_get_request_info(rq->conn);
 	int			te = header_count(info, "Transfer-Encoding");
 	int			cl = header_count(info, "Content-Length");
+	char		message[64];
 
+	if (info->num_headers >= MG_MAX_HEADERS)
+	{
+		snprintf(message, sizeof(message), "too many request headers (at most %d)",
+				 MG_MAX_HEADERS - 1);
+		rq->close = true;
+		respond_error_code(rq, API_ERROR_BAD_REQUEST, message);
+		return false;
+	}
 	if ((te > 0 && cl > 0) || te > 1 || cl > 1)
 	{
 		rq->close = true;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: every suite against throwaway PostgreSQL 15 and Redis servers that this
 # script starts and always stops. Suites: regress (pg_regress + isolation), tap
-# (pgTAP, extension TAP tests, C unit tests, gateway integration tests, fuzz smoke).
+# (pgTAP, extension TAP tests, C unit tests, gateway integration tests, security TAP
+# tests, fuzz smoke).
 # Ends with one plain line "N passed, N failed"; exit status 1 on any failure.
 #     tests/harness/test.sh [regress] [tap] [TAP files...]
 set -uo pipefail
@@ -90,7 +91,7 @@ for suite in "${suites[@]}"; do
     case $suite in
         regress) run_regress ;;
         tap) tap_files+=(tests/pgtap/*.sql tests/extension/*.t $(unit_binaries) tests/gateway/t/*.t
-                        tests/fuzz/*.t) ;;
+                        tests/security/*.t tests/fuzz/*.t) ;;
         *) tap_files+=("$suite") ;;
     esac
 done
