@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
+#include "deadline.h"
 #include "json.h"
 #include "log.h"
 
@@ -500,7 +501,20 @@ ratelimit_check(struct ratelimit *rl, struct redis_conn *rc, enum rate_scope tie
 	pthread_mutex_unlock(&rl->lock);
 
 	if (!blocked && nask > 0)
+	{
+		/*
+		 * Redis may take up to its timeout to answer or fail. Other threads
+		 * meanwhile ran the local GCRA at later times; a decision at the time
+		 * taken before asking would see their theoretical arrival times in its
+		 * future and refuse whenever the burst's tolerance is shorter than the
+		 * wait. Decide at the time Redis answered.
+		 */
+		int64_t		asked_at = rc != NULL ? monotonic_ms() : 0;
+
 		shared = shared_check(rl, rc, nask, ask, who, asked);
+		if (rc != NULL)
+			now_ms += monotonic_ms() - asked_at;
+	}
 	if (blocked || nask > 0)
 	{
 		pthread_mutex_lock(&rl->lock);
