@@ -45,6 +45,7 @@
 #include "redis.h"
 #include "respond.h"
 #include "server.h"
+#include "sqlstate.h"
 
 #define WAIT_POLL_MS 20
 #define UNLOCK_SCRIPT \
@@ -508,8 +509,27 @@ compute(struct lookup *lk, cache_fetch_fn fetch, void *arg, enum db_status *stat
 }
 
 /*
- * Compute and answer; when Postgres fails, answer with old (if any, within
- * the stale window) marked stale, else with the failure
+ * Whether a failed computation says nothing about the value: Postgres did not
+ * answer, or refused for a passing reason it would answer with 503 or 504 (a
+ * statement_timeout, a serialization failure, a shutdown). Errors the request
+ * itself causes are the answer, not a reason to serve an old one.
+ */
+static bool
+passing_failure(enum db_status status, const struct db_result *res)
+{
+	int			http;
+
+	if (status == DB_TIMEOUT || status == DB_UNAVAILABLE || status == DB_CIRCUIT_OPEN)
+		return true;
+	if (status != DB_SQL_ERROR)
+		return false;
+	http = respond_error_info(sqlstate_map(res->sqlstate).error)->status;
+	return http == 503 || http == 504;
+}
+
+/*
+ * Compute and answer; when Postgres fails for a passing reason, answer with
+ * old (if any, within the stale window) marked stale, else with the failure
  */
 static void
 compute_and_serve(struct lookup *lk, struct cache_value *old, const char *result,
@@ -523,8 +543,7 @@ compute_and_serve(struct lookup *lk, struct cache_value *old, const char *result
 	unlock(lk);
 	if (v != NULL)
 		serve(lk, v, result);
-	else if (old != NULL && (status == DB_TIMEOUT || status == DB_UNAVAILABLE ||
-							 status == DB_CIRCUIT_OPEN) &&
+	else if (old != NULL && passing_failure(status, &res) &&
 			 wall_ms() < old->expiry_ms + stale_ms)
 		serve(lk, old, "stale");
 	else if (status != DB_OK)
