@@ -144,11 +144,20 @@ server_log_message(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-/* Make civetweb's own error answers JSON envelopes too */
+/*
+ * Make civetweb's own error answers JSON envelopes too; its wording, never
+ * sent to clients, goes to the log
+ */
 static int
 server_http_error(struct mg_connection *conn, int status, const char *errmsg)
 {
-	(void) errmsg;				/* internal wording, never sent to clients */
+	struct json_buf fields;
+
+	json_buf_init(&fields);
+	json_buf_printf(&fields, "\"status\":%d,\"reason\":", status);
+	json_buf_cstring(&fields, errmsg != NULL ? errmsg : "");
+	log_event(LOG_INFO, "request refused before routing", json_buf_text(&fields));
+	json_buf_free(&fields);
 	respond_early_error(conn, status);
 	return 0;
 }
