@@ -10,6 +10,8 @@
 #                   QR_BENCH_REPORT_DIR): report.md, report.json, a PNG chart per section
 #   make bench-publish  make bench of every section, its report copied to docs/bench/
 #   make security-sqlmap  Debian's sqlmap against every route's parameters (no finding expected)
+#   make faults     the fault suite: Redis, Postgres, backends, connections, timeouts and the
+#                   gateway itself failing under steady load; one line per fault
 #   make security  the security suite: tokens, authorisation (also under load), input limits, sqlmap;
 #                  ends with "security: N passed, N failed, sqlmap N findings: pass"
 
@@ -274,3 +276,12 @@ security: deps
 
 .PHONY: security
 
+# The fault suite (tests/faults/run.sh, tests/lib/QRFaults.pm): each fault under a steady
+# loopback load against private servers, then nothing acknowledged lost, no code accepted
+# twice, the audit chains verified. About three minutes; not in make test.
+faults: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash tests/faults/run.sh
+
+.PHONY: faults

@@ -89,12 +89,12 @@ sub start_redis {
     return $redis;
 }
 
-# Starts qr_gateway with the test servers plus %opts{env}; returns its handle. Rate limits
-# are off unless the test turns them on (QR_GATEWAY_RATE_LIMITS => 'on'): the suites call
-# far faster than any caller may.
+# Starts qr_gateway with the test servers plus %opts{env} on a free port (or on
+# %opts{port}); returns its handle. Rate limits are off unless the test turns them on
+# (QR_GATEWAY_RATE_LIMITS => 'on'): the suites call far faster than any caller may.
 sub start_gateway {
     my (%opts) = @_;
-    my $port = free_port();
+    my $port = $opts{port} // free_port();
     my $log = File::Temp->new(TEMPLATE => 'qr_gateway.XXXXXX', DIR => $ENV{QR_TEST_TMP} // '/tmp',
                               SUFFIX => '.log');
     my %env = (
