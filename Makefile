@@ -10,6 +10,8 @@
 #                   QR_BENCH_REPORT_DIR): report.md, report.json, a PNG chart per section
 #   make bench-publish  make bench of every section, its report copied to docs/bench/
 #   make security-sqlmap  Debian's sqlmap against every route's parameters (no finding expected)
+#   make memory     the gateway's resident memory over 100,000 requests (tests/gateway/t/memory.t)
+#   make scaleout   two gateways on one Redis, a primary and a replica (tests/gateway/t/scaleout.t)
 #   make faults     the fault suite: Redis, Postgres, backends, connections, timeouts and the
 #                   gateway itself failing under steady load; one line per fault
 #   make security  the security suite: tokens, authorisation (also under load), input limits, sqlmap;
@@ -211,7 +213,8 @@ tests/fuzz/bin/route_match: tests/fuzz/route_match_fuzz.c gateway/router.c gatew
 
 fuzz-build: $(FUZZ_BINS)
 
-# Runs every fuzz target for $(1) seconds on a scratch copy of its corpus.
+# Runs every fuzz target for $(1) seconds on a scratch copy of its corpus; ends with
+#     fuzz: N targets, S s each, no crash: pass      (or: <target> failed ...: FAIL)
 define fuzz_run
 	@set -e; mkdir -p tests/fuzz/artifacts; \
 	for bin in $(FUZZ_BINS); do \
@@ -221,12 +224,14 @@ define fuzz_run
 		echo "fuzz: $$name for $(1) s"; \
 		$$bin -max_total_time=$(1) -max_len=5000 -print_final_stats=1 \
 			-artifact_prefix=tests/fuzz/artifacts/$$name- $$work \
-			|| { rm -rf $$work; exit 1; }; \
+			|| { rm -rf $$work; \
+				echo "fuzz: $$name failed (reproducer in tests/fuzz/artifacts/): FAIL"; exit 1; }; \
 		if [ "$(FUZZ_MERGE)" = 1 ]; then \
 			$$bin -merge=1 -max_len=5000 tests/fuzz/corpus/$$name $$work; \
 		fi; \
 		rm -rf $$work; \
-	done
+	done; \
+	echo "fuzz: $(words $(FUZZ_BINS)) targets, $(1) s each, no crash: pass"
 endef
 
 fuzz: fuzz-build
@@ -285,3 +290,13 @@ faults: deps
 	bash tests/faults/run.sh
 
 .PHONY: faults
+
+# One suite of make test on its own, with its own "N passed, N failed" line: the memory
+# growth over 100,000 requests, and the scale-out checks (two gateways, one Redis, a
+# primary and a streaming replica).
+memory scaleout: deps
+	$(MAKE) all
+	$(MAKE) install
+	bash tests/harness/test.sh tests/gateway/t/$@.t
+
+.PHONY: memory scaleout

@@ -15,7 +15,8 @@ use Time::HiRes qw(sleep time);
 use QRTest qw(wait_until);
 use QRFaults qw(fault_world);
 
-my $w = fault_world();
+# A DB timeout of 3 s: the families waiting on the lock must outlast it by far.
+my $w = fault_world(gateway => { QR_GATEWAY_DB_TIMEOUT_MS => 3000 });
 my %usual = (board => '200', history => '200', family => '201', scan => '200');
 my $waiting_sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qr_gateway' "
     . "AND wait_event_type = 'Lock'";
