@@ -56,17 +56,23 @@ struct server
 	char		first_message[256];	/* civetweb's first complaint, why a start failed */
 };
 
-/* The civetweb handler for every path: the pipeline, counted for the drain */
+/*
+ * Every request, from civetweb's begin_request callback: the pipeline,
+ * counted for the drain. A callback set before civetweb starts, unlike a
+ * request handler registered once mg_start2 has returned, is in place for
+ * the first connection: a request that arrived in between would otherwise
+ * get civetweb's own 404. Returns the status (> 0: civetweb does nothing more).
+ */
 static int
-server_handle(struct mg_connection *conn, void *cbdata)
+server_begin_request(struct mg_connection *conn)
 {
-	struct server *srv = cbdata;
+	struct server *srv = mg_get_user_data(mg_get_context(conn));
 	int			status;
 
 	atomic_fetch_add(&srv->in_flight, 1);
 	status = request_handle(conn, srv->cfg, &srv->stopping);
 	atomic_fetch_sub(&srv->in_flight, 1);
-	return status;
+	return status > 0 ? status : 500;
 }
 
 /* Spreads the workers' first reads over the replicas */
@@ -195,6 +201,7 @@ server_start_civetweb(struct server *srv, char *err, size_t errlen)
 	callbacks.exit_thread = server_exit_thread;
 	callbacks.log_message = server_log_message;
 	callbacks.http_error = server_http_error;
+	callbacks.begin_request = server_begin_request;
 	init.callbacks = &callbacks;
 	init.user_data = srv;
 	init.configuration_options = options;
@@ -306,8 +313,8 @@ server_stop_shared(struct server *srv)
 }
 
 /*
- * Start civetweb on the listen address with one catch-all handler, so that
- * every answer is the gateway's JSON. No document_root: civetweb never
+ * Start civetweb on the listen address with every request going to the
+ * pipeline (server_begin_request), so that every answer is the gateway's JSON. No document_root: civetweb never
  * serves files. Returns NULL with the reason in err.
  */
 struct server *
@@ -346,7 +353,6 @@ server_start(const struct config *cfg, char *err, size_t errlen)
 		free(srv);
 		return NULL;
 	}
-	mg_set_request_handler(srv->ctx, "/", server_handle, srv);
 	return srv;
 }
 

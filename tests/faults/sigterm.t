@@ -19,7 +19,7 @@ use QRFaults qw(fault_world);
 my $w = fault_world(gateway => { QR_GATEWAY_DB_TIMEOUT_MS => 3000 });
 my %usual = (board => '200', history => '200', family => '201', scan => '200');
 my $waiting_sql = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'qr_gateway' "
-    . "AND wait_event_type = 'Lock'";
+    . "AND wait_event_type = 'Lock' AND query LIKE '%http_add_family%'";
 
 my $name = 'SIGTERM with requests in flight';
 $w->fault($name, sub {

@@ -91,6 +91,7 @@ sub start_gateway {
     my ($self) = @_;
     $self->{gw} = QRTest::start_gateway(env => $self->{gateway_env},
                                 $self->{gw} ? (port => $self->{gw}->port) : ());
+    push @{ $self->{gateways} }, $self->{gw};
     return $self->{gw};
 }
 
@@ -224,6 +225,12 @@ sub fault {
     my $verdict = (@results && !grep { !$_ } @results) ? 'pass' : 'FAIL';
     my $line = "fault $name: $verdict" . (length $figures ? " ($figures)" : '');
     $tb->diag($line) if $ENV{QR_FAULTS_RESULTS} || $verdict ne 'pass';
+    if ($verdict ne 'pass') {
+        # What the gateways logged as errors, or refused before routing, says why.
+        my @lines = grep { ($_->{level} // '') =~ /^(warn|error)$/
+            || ($_->{msg} // '') eq 'request refused before routing' } map { $_->log_lines } @{ $self->{gateways} };
+        $tb->diag($json->encode($_)) for @lines[($#lines > 40 ? $#lines - 40 : 0) .. $#lines];
+    }
     if (my $file = $ENV{QR_FAULTS_RESULTS}) {
         open my $fh, '>>', $file or die "$file: $!";
         print {$fh} "$line\n";
