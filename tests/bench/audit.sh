@@ -86,8 +86,16 @@ SQL
     echo
     echo "| clients | plain insert, qr_code_events' shape (median) | plain insert, bare table (median) | scan_qr (median) | scan / plain, per round | median | scan / bare (median) |"
     echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: |"
+    local -a figure scans_of
     for clients in 1 8; do
         echo "| $clients | ${med_plain[$clients]} tps | ${med_bare[$clients]} tps | ${med_scan[$clients]} tps | ${all_ratios[$clients]} | ${med_ratio[$clients]} | ${med_bratio[$clients]} |"
+        scans_of=(desc="door scans (scan_qr), $clients client$([ "$clients" -eq 1 ] || echo s), median round"
+                  measured="${med_scan[$clients]}" unit=tps ratio_of=measured/baseline)
+        figure=("${scans_of[@]}" baseline_desc="plain INSERT, qr_code_events' shape"
+                baseline="${med_plain[$clients]}" ratio="${med_ratio[$clients]}")
+        bench_figure audit "scans-$clients-clients-vs-plain" "${figure[@]}"
+        bench_figure audit "scans-$clients-clients-vs-bare" "${scans_of[@]}" baseline_desc="plain INSERT, bare table" \
+            baseline="${med_bare[$clients]}" ratio="${med_bratio[$clients]}"
     done
     echo
     echo "$scanned scans on $codes codes (random codes: the first scan of a code is accepted, later ones refused as already_used; both append an event)."
@@ -128,18 +136,26 @@ SQL
     broken=$(psql -X -At -c 'SELECT count(*) FROM qr_event.verify_audit()')
     cancelled=$(psql -X -At -c "SET statement_timeout = '200ms'" -c 'SELECT count(*) FROM qr_event.verify_audit()' 2>&1 \
                 | grep -c 'canceling statement due to statement timeout' || true)
-    local median
+    local median seconds honoured outcome=cancelled
     median=$(bench_median "${runs[@]}")
+    seconds=$(awk -v m="$median" 'BEGIN { printf "%.2f", m / 1000 }')
+    honoured=$(bench_met "$cancelled" '>=' 1)
+    [ "$honoured" = yes ] || outcome="not cancelled"
     echo
     echo "### verify_audit over $total events ($chain_codes chains; median of 3 runs)"
     echo
     echo "| runs (ms) | median | broken links found | cancelled by statement_timeout = 200ms |"
     echo "| --- | ---: | ---: | --- |"
-    echo "| ${runs[*]} | $(awk -v m="$median" 'BEGIN { printf "%.2f s", m / 1000 }') | $broken | $( [ "$cancelled" -ge 1 ] && echo yes || echo NO ) |"
+    echo "| ${runs[*]} | $seconds s | $broken | $( [ "$honoured" = yes ] && echo yes || echo NO ) |"
     echo
-    awk -v r="${med_ratio[8]}" -v m="$median" -v c="$cancelled" 'BEGIN {
-        printf "| target | measured | met |\n| --- | ---: | --- |\n"
-        printf "| scans at 8 clients ≥ 50%% of plain inserts into the events table without hash, projection, trigger (median round) | %.0f%% | %s |\n", 100 * r, (r >= 0.5) ? "yes" : "NO"
-        printf "| verify_audit of 1,000,000 events under 10 s | %.2f s | %s |\n", m / 1000, (m < 10000) ? "yes" : "NO"
-        printf "| verify_audit honours statement_timeout | %s | %s |\n", (c >= 1) ? "cancelled" : "not cancelled", (c >= 1) ? "yes" : "NO" }'
+    bench_targets_header
+    # figure: the 8 clients' scans beside plain inserts (the loop's last)
+    bench_target audit target-scans-8-clients "${figure[@]}" \
+        target="scans at 8 clients ≥ 50% of plain inserts into the events table without hash, projection, trigger (median round)" \
+        met="$(bench_met "${med_ratio[8]}" '>=' 0.5)" shown="$(bench_percent "${med_ratio[8]}")"
+    bench_target audit target-verify-time desc="verify_audit over $total events, median of 3 runs" \
+        measured="$seconds" unit=s target="verify_audit of 1,000,000 events under 10 s" \
+        met="$(bench_met "$median" '<' 10000)" shown="$seconds s"
+    bench_target audit target-verify-timeout desc="verify_audit under statement_timeout = 200ms" \
+        measured="$outcome" target="verify_audit honours statement_timeout" met="$honoured" shown="$outcome"
 }

@@ -69,12 +69,14 @@ bench_edge_gateway() {
 }
 
 bench_edge() {
-    local game port nport gw_pid spid="" base url static rounds=3 round gws ngs ratios p99s
+    local game port nport base url static rounds=3 round gws ngs ratios p99s
     game=$(psql -X -At -c "SELECT id FROM qr_event.games WHERE title = 'Bench Game'")
     port=$(qr_free_port)
     nport=$(qr_free_port)
+    spid=""
     gw_pid=$(bench_edge_gateway "$port")
     # The section runs in a pipeline's subshell, whose jobs run.sh's EXIT trap cannot see.
+    # gw_pid and spid are global: the trap may run after the function's locals are gone.
     trap 'kill -TERM "$gw_pid" "${spid:-}" 2>/dev/null || true; bench_nginx_stop' EXIT
     base="http://127.0.0.1:$port"
     url="$base/api/games/$game/leaderboard?limit=20"
@@ -130,9 +132,20 @@ bench_edge() {
     echo "| gateway p99 latency, ms | $med_p99 | ${p99s[*]} |"
     echo "| database recomputes per expiry of a hot key (1 s TTL, so ~${expiries} expiries in ${expiries} s, 64 connections) | $per | $(( after - before )) recomputes |"
     echo
-    awk -v r="$med_ratio" -v all="${ratios[*]}" -v p="$med_p99" -v s="$per" 'BEGIN {
-        printf "| target | measured | met |\n| --- | ---: | --- |\n"
-        printf "| cached throughput ≥ 50%% of nginx on the same bytes (median of rounds %s) | %.0f%% | %s |\n", all, 100 * r, (r >= 0.5) ? "yes" : "NO"
-        printf "| p99 under 10 ms at 64 connections | %.2f ms | %s |\n", p, (p < 10) ? "yes" : "NO"
-        printf "| at most 2 recomputes per expiry of a hot key | %.2f | %s |\n", s, (s <= 2) ? "yes" : "NO" }'
+    local figure=(desc="cached leaderboard top page through qr_gateway, 64 connections, median round"
+                  measured="$med_gw" unit=req/s baseline_desc="nginx serving the same bytes as a static file"
+                  baseline="$med_ng" ratio="$med_ratio" ratio_of=measured/baseline)
+    bench_figure edge cached-top-page "${figure[@]}"
+    bench_targets_header
+    bench_target edge target-cached-top-page "${figure[@]}" \
+        target="cached throughput ≥ 50% of nginx on the same bytes" note="median of rounds ${ratios[*]}" \
+        met="$(bench_met "$med_ratio" '>=' 0.5)" shown="$(bench_percent "$med_ratio")"
+    local p99
+    p99=$(awk -v p="$med_p99" 'BEGIN { printf "%.2f", p }')
+    bench_target edge target-p99 desc="cached top page through qr_gateway: p99 latency at 64 connections, median round" \
+        measured="$p99" unit=ms target="p99 under 10 ms at 64 connections" \
+        met="$(bench_met "$med_p99" '<' 10)" shown="$p99 ms"
+    bench_target edge target-recomputes desc="database recomputes per expiry of a hot key (1 s TTL, 64 connections)" \
+        measured="$per" unit="recomputes per expiry" target="at most 2 recomputes per expiry of a hot key" \
+        met="$(bench_met "$per" '<=' 2)" shown="$per"
 }

@@ -11,7 +11,7 @@ bench_wrk_rps() {
 }
 
 bench_gateway() {
-    local game port gw_pid script url rounds=3 round gws sqls ratios
+    local game port script url rounds=3 round gws sqls ratios
     game=$(psql -X -At -c "SELECT id FROM qr_event.games WHERE title = 'Bench Game'")
     psql -X -q -At -c "SELECT qr_event.leaderboard_rebuild($game)" >/dev/null
     port=$(qr_free_port)
@@ -25,6 +25,7 @@ bench_gateway() {
         "$top/gateway/qr_gateway" >"$QR_ROOT/gateway-bench.log" 2>&1 &
     gw_pid=$!
     # The section runs in a pipeline's subshell, whose jobs run.sh's EXIT trap cannot see.
+    # gw_pid is global: the trap may run after the function's locals are gone.
     trap 'kill -TERM "$gw_pid" 2>/dev/null || true' EXIT
     url="http://127.0.0.1:$port/api/games/$game/leaderboard?limit=20"
     for _ in $(seq 100); do
@@ -60,7 +61,12 @@ SQL
     echo "| GET /api/games/$game/leaderboard?limit=20 through qr_gateway (wrk) | $med_gw | ${gws[*]} |"
     echo "| the same SQL call directly (pgbench -M extended, 64 clients) | $med_sql | ${sqls[*]} |"
     echo
-    awk -v r="$med_ratio" -v all="${ratios[*]}" 'BEGIN {
-        printf "| target | measured | met |\n| --- | ---: | --- |\n"
-        printf "| gateway ≥ 60%% of the direct SQL call (median of rounds %s) | %.0f%% | %s |\n", all, 100 * r, (r >= 0.6) ? "yes" : "NO" }'
+    local figure=(desc="uncached leaderboard top page through qr_gateway, 64 connections, median round"
+                  measured="$med_gw" unit=req/s baseline_desc="the same SQL call directly (pgbench, 64 clients)"
+                  baseline="$med_sql" ratio="$med_ratio" ratio_of=measured/baseline)
+    bench_figure gateway uncached-top-page "${figure[@]}"
+    bench_targets_header
+    bench_target gateway target-uncached-top-page "${figure[@]}" \
+        target="gateway ≥ 60% of the direct SQL call" note="median of rounds ${ratios[*]}" \
+        met="$(bench_met "$med_ratio" '>=' 0.6)" shown="$(bench_percent "$med_ratio")"
 }

@@ -33,16 +33,6 @@ SQL
     rm -f "$script"
 }
 
-# Prints the median of its arguments (numbers).
-bench_median() {
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# Prints "a b" ratios as b/a with one decimal.
-bench_ratio() {
-    awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.1f", b / a; else print "—" }'
-}
-
 bench_leaderboard() {
     local game first median last deep lb_min_id lb_max_id
     game=$(psql -X -At -c "SELECT id FROM qr_event.games WHERE title = 'Bench Game'")
@@ -70,8 +60,13 @@ bench_leaderboard() {
     echo "bench: in-database times" >&2
     echo "### in-database (median of repeated runs in one backend)"
     echo
+    local figures
+    figures=$(mktemp /tmp/qr_bench.XXXXXX.tsv)
     psql -X -q -v ON_ERROR_STOP=1 -v game="$game" -v first="$first" -v median="$median" \
-        -v last="$last" -v deep_cursor="$deep" -f tests/bench/leaderboard.sql
+        -v last="$last" -v deep_cursor="$deep" -v figures="$figures" -f tests/bench/leaderboard.sql \
+        || { rm -f "$figures"; return 1; }
+    bench_figure_rows leaderboard <"$figures"
+    rm -f "$figures"
 
     echo "bench: loading the same scores into a Redis sorted set" >&2
     psql -X -At -F' ' -c "SELECT total_score, id FROM qr_event.game_participations
@@ -91,9 +86,17 @@ bench_leaderboard() {
     echo
     echo "| operation | qr_event (libpq) | Redis | qr_event / Redis |"
     echo "| --- | ---: | --- | ---: |"
-    echo "| rank of the last participant | $pg_rank ms | ZREVRANK: $redis_rank ms | $(bench_ratio "$redis_rank" "$pg_rank")× |"
-    echo "| top page (20 rows, names joined) | $pg_top ms | ZREVRANGE 0 19: $redis_top ms | $(bench_ratio "$redis_top" "$pg_top")× |"
-    echo "| page at depth 500,000 | $pg_deep ms | ZREVRANGE 500000 500019: $redis_deep ms | $(bench_ratio "$redis_deep" "$pg_deep")× |"
+    local id operation pg redis command ratio
+    while IFS="|" read -r id operation pg redis command; do
+        ratio=$(bench_ratio "$redis" "$pg")
+        echo "| $operation | $pg ms | $command: $redis ms | $ratio× |"
+        bench_figure leaderboard "$id" desc="$operation, client-observed (libpq)" measured="$pg" unit=ms \
+            baseline_desc="Redis $command" baseline="$redis" ratio="$ratio" ratio_of=measured/baseline
+    done <<ROWS
+client-rank-last|rank of the last participant|$pg_rank|$redis_rank|ZREVRANK
+client-top-page|top page (20 rows, names joined)|$pg_top|$redis_top|ZREVRANGE 0 19
+client-page-500000|page at depth 500,000|$pg_deep|$redis_deep|ZREVRANGE 500000 500019
+ROWS
     echo
     echo "Redis ranks are ordinal with ties in member order, outside any transaction, and carry no names."
 
@@ -122,11 +125,18 @@ bench_leaderboard() {
     echo
     echo "| clients | no trigger (median) | with leaderboard maintenance (median) | with / without, per round | median |"
     echo "| ---: | ---: | ---: | --- | ---: |"
+    local -a figure
     for clients in 1 8; do
         echo "| $clients | ${med_without[$clients]} tps | ${med_with[$clients]} tps | ${all_ratios[$clients]} | ${med_ratio[$clients]} |"
+        figure=(desc="score updates with leaderboard maintenance, $clients client$([ "$clients" -eq 1 ] || echo s), median round"
+                measured="${med_with[$clients]}" unit=tps baseline_desc="the same updates, no trigger"
+                baseline="${med_without[$clients]}" ratio="${med_ratio[$clients]}" ratio_of=measured/baseline)
+        bench_figure leaderboard "updates-$clients-clients" "${figure[@]}"
     done
     echo
-    awk -v r="${med_ratio[8]}" 'BEGIN {
-        printf "| target | measured | met |\n| --- | ---: | --- |\n"
-        printf "| 8 clients with maintenance ≥ 70%% of no trigger (median round) | %.0f%% | %s |\n", 100 * r, (r >= 0.7) ? "yes" : "NO" }'
+    bench_targets_header
+    # figure: the 8 clients' (the loop's last)
+    bench_target leaderboard target-updates-8-clients "${figure[@]}" \
+        target="8 clients with maintenance ≥ 70% of no trigger (median round)" \
+        met="$(bench_met "${med_ratio[8]}" '>=' 0.7)" shown="$(bench_percent "${med_ratio[8]}")"
 }

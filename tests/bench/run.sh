@@ -1,13 +1,34 @@
 #!/usr/bin/env bash
 # make bench: benchmarks against throwaway servers, each figure with a baseline
-# measured in the same run. Sections: cursor, leaderboard, audit, gateway, edge. Reports go to stdout
-# and .bench/<section>.md.
-#     tests/bench/run.sh [section...]
+# measured in the same run. Sections: cursor, leaderboard, audit, gateway, edge.
+#     tests/bench/run.sh [section...]        (make bench BENCH="cursor audit")
+#
+# Each section prints Markdown tables to stdout and writes them to .bench/<section>.md,
+# and its figures (every figure with a baseline, every target) to .bench/<section>.tsv
+# (columns in tests/bench/lib.sh). At the end tests/bench/report.pl writes the run's
+# report from the sections that ran: report.md (machine, one table of every figure,
+# a chart per section, the sections' tables), report.json (the same data) and one
+# gnuplot PNG per section; then a last line "bench: N targets, M met: pass" (or FAIL).
+# A section that fails is reported and the others still run; the exit status is
+# non-zero when a target was missed or a section failed.
+#
+# Knobs (environment):
+#     QR_BENCH_ROWS          participations loaded for cursor, leaderboard, gateway, edge
+#                            (default 1000000)
+#     QR_BENCH_AUDIT_CODES   QR codes scanned by the audit section (default 50000)
+#     QR_BENCH_AUDIT_EVENTS  audit events verify_audit checks (default 1000000)
+#     QR_BENCH_REPORT_DIR    where the report goes (default .bench/report)
+#     QR_BENCH_PUBLISH=1     also copy the report to docs/bench/ (make bench-publish);
+#                            only for a run of every section
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+report_dir=${QR_BENCH_REPORT_DIR:-$top/.bench/report}
+case $report_dir in /*) ;; *) report_dir="$PWD/$report_dir" ;; esac
 cd "$top"
 source tests/harness/servers.sh
+source tests/bench/lib.sh
+source tests/bench/cursor.sh
 source tests/bench/leaderboard.sh
 source tests/bench/audit.sh
 source tests/bench/gateway.sh
@@ -15,11 +36,28 @@ source tests/bench/edge.sh
 trap 'jobs -p | xargs -r kill 2>/dev/null || true; bench_nginx_stop; qr_servers_cleanup' EXIT
 trap 'exit 130' INT TERM
 
+all_sections=(cursor leaderboard audit gateway edge)
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(cursor leaderboard audit gateway edge)
+[ ${#sections[@]} -gt 0 ] || sections=("${all_sections[@]}")
 rows=${QR_BENCH_ROWS:-1000000}
-out="$top/.bench"
-mkdir -p "$out"
+bench_out="$top/.bench"
+loaded_rows=""
+mkdir -p "$bench_out"
+
+declare -A titles=(
+    [cursor]="keyset pages via qr_event.paginate vs OFFSET ($rows rows, machine: $(nproc) cores)"
+    [leaderboard]="qr_event.leaderboard* vs naive SQL and Redis ($rows completed participations, one game)"
+    [audit]="door scans with hash chain and projection vs plain inserts; verify_audit (machine: $(nproc) cores)"
+    [gateway]="qr_gateway vs the same SQL call ($rows completed participations, machine: $(nproc) cores)"
+    [edge]="cached qr_gateway with rate limiting vs nginx static ($rows completed participations, machine: $(nproc) cores)"
+)
+for section in "${sections[@]}"; do
+    [ -n "${titles[$section]:-}" ] || { echo "bench: unknown section $section" >&2; exit 2; }
+done
+if [ "${QR_BENCH_PUBLISH:-0}" = 1 ] && [ "${sections[*]}" != "${all_sections[*]}" ]; then
+    echo "bench: QR_BENCH_PUBLISH=1 publishes runs of every section only (${all_sections[*]})" >&2
+    exit 2
+fi
 
 qr_servers_init
 # Durable settings are irrelevant to read benchmarks; memory is sized for 1M rows.
@@ -38,41 +76,32 @@ case " ${sections[*]} " in
         start=$(date +%s)
         psql -X -q -v ON_ERROR_STOP=1 -v rows="$rows" -f tests/bench/data_participations.sql
         echo "bench: data loaded in $(( $(date +%s) - start )) s"
+        loaded_rows=$rows
         ;;
 esac
 
+# sections.tsv: the sections of this run, for the report (name, title, exit status, seconds).
+printf 'section\ttitle\tstatus\tseconds\n' >"$bench_out/sections.tsv"
 for section in "${sections[@]}"; do
-    case $section in
-        cursor)
-            echo
-            echo "## cursor: keyset pages via qr_event.paginate vs OFFSET ($rows rows, machine: $(nproc) cores)"
-            echo
-            psql -X -q -v ON_ERROR_STOP=1 -f tests/bench/cursor.sql | tee "$out/cursor.md"
-            ;;
-        leaderboard)
-            echo
-            echo "## leaderboard: qr_event.leaderboard* vs naive SQL and Redis ($rows completed participations, one game)"
-            echo
-            bench_leaderboard | tee "$out/leaderboard.md"
-            ;;
-        audit)
-            echo
-            echo "## audit: door scans with hash chain and projection vs plain inserts; verify_audit (machine: $(nproc) cores)"
-            echo
-            bench_audit | tee "$out/audit.md"
-            ;;
-        gateway)
-            echo
-            echo "## gateway: qr_gateway vs the same SQL call ($rows completed participations, machine: $(nproc) cores)"
-            echo
-            bench_gateway | tee "$out/gateway.md"
-            ;;
-        edge)
-            echo
-            echo "## edge: cached qr_gateway with rate limiting vs nginx static ($rows completed participations, machine: $(nproc) cores)"
-            echo
-            bench_edge | tee "$out/edge.md"
-            ;;
-        *) echo "bench: unknown section $section" >&2; exit 2 ;;
-    esac
+    echo
+    echo "## $section: ${titles[$section]}"
+    echo
+    rm -f "$bench_out/$section.tsv"
+    start=$(date +%s)
+    # A failed section is reported and the run goes on to the next one.
+    set +e
+    (set -e; "bench_$section") | tee "$bench_out/$section.md"
+    status=${PIPESTATUS[0]}
+    set -e
+    [ "$status" -eq 0 ] || echo "bench: section $section failed (exit status $status)" >&2
+    printf '%s\t%s\t%s\t%s\n' "$section" "${titles[$section]}" "$status" "$(( $(date +%s) - start ))" \
+        >>"$bench_out/sections.tsv"
 done
+
+echo
+publish=()
+[ "${QR_BENCH_PUBLISH:-0}" != 1 ] || publish=(--publish "$top/docs/bench")
+perl tests/bench/report.pl --in "$bench_out" --out "$report_dir" --rows "$loaded_rows" \
+    --all-sections "${all_sections[*]}" "${publish[@]}" \
+    --postgresql "$(psql -X -At -c 'SHOW server_version')" \
+    --redis "$(redis-cli -h 127.0.0.1 -p "${QR_REDIS_PORT[main]}" INFO server | sed -n 's/^redis_version:\(.*\)\r$/\1/p')"

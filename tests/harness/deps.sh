@@ -16,6 +16,7 @@ QR_PACKAGES=(
     chromium fonts-dejavu-core
     # make bench, section edge: nginx serving the same bytes as the cached gateway
     nginx
+    gnuplot-nox  # make bench: the report's charts (tests/bench/report.pl)
     sqlsmith  # make fuzz-sql: random SQL against the extension (tests/fuzz/sqlsmith.sh)
     # make security-sqlmap: SQL-injection probes of every route's parameters
     sqlmap
