@@ -11,7 +11,8 @@
 
 #define QUERY_MAX_PARAMS 16
 #define QUERY_MAX_NAME 32
-#define QUERY_MAX_TEXT 2048		/* the whole query string, decoded */
+#define QUERY_MAX_TEXT 8192		/* the whole query string, decoded: a cursor (at most
+								 * 4096 characters) and the other parameters */
 
 struct query_param
 {

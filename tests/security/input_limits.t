@@ -142,6 +142,13 @@ for my $l (@lists) {
     my $res = $gw->call('GET', "$url?cursor=$tampered", token => $token);
     is verdict($res), '400 bad_request', "$name: a tampered cursor is refused";
     like $res->{json}{error}{message} // '', qr/cursor/, "$name: ... as an invalid cursor";
+    # A cursor may be 4,096 characters: one that long reaches the cursor check, not a
+    # cap of the query string; one longer is refused as too long.
+    for my $len (4096, 4097) {
+        $res = $gw->call('GET', "$url?limit=1&cursor=" . ('A' x $len), token => $token);
+        is verdict($res), '400 bad_request', "$name: a cursor of $len characters is refused";
+        like $res->{json}{error}{message} // '', qr/cursor/, "$name: ... by the cursor check";
+    }
     for my $other (grep { $_ != $l } @lists) {
         $res = $gw->call('GET', "$url?cursor=$other->{cursor}", token => $token);
         is verdict($res), '400 bad_request', "$name: the cursor of $other->{name} is refused";

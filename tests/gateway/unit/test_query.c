@@ -95,7 +95,7 @@ static void
 test_full_buffer(void **state)
 {
 	struct query_param p[QUERY_MAX_PARAMS];
-	char		qs[4096];
+	char		qs[QUERY_MAX_TEXT + 64];
 	char		small[9 + 1];
 	const char *error = NULL;
 	int			n;
@@ -108,10 +108,10 @@ test_full_buffer(void **state)
 	assert_int_equal(n, -1);
 	assert_non_null(error);
 	assert_int_equal(small[9], 'G');
-	/* the gateway's own sizes: 2,048 bytes, filled, then an empty part */
+	/* the gateway's own sizes: QUERY_MAX_TEXT bytes, filled, then an empty part */
 	memset(qs, 0, sizeof(qs));
 	strcpy(qs, "a=");
-	memset(qs + 2, 'x', 2042);
+	memset(qs + 2, 'x', QUERY_MAX_TEXT - 6);
 	strcat(qs, "&b&=%41%41%41%41%41%41%41%41");
 	n = query_parse(qs, p, QUERY_MAX_PARAMS, buf, sizeof(buf), &error);
 	assert_int_equal(n, -1);
