@@ -143,15 +143,4 @@ SELECT 'target-slowest-page', 'paginate, slowest of the three depths', round(max
        round(max(paginate_ms)::numeric, 3) || ' ms (slowest)'
 FROM results;
 
-SELECT '';
-SELECT '| target | measured | met |';
-SELECT '| --- | ---: | --- |';
-SELECT format('| %s | %s | %s |', target, shown, CASE WHEN met THEN 'yes' ELSE 'NO' END)
-FROM figures WHERE target IS NOT NULL ORDER BY n;
-
-\pset fieldsep '\t'
-\o :figures
-SELECT id, description, measured, unit, baseline_desc, baseline, ratio, ratio_of, target,
-       CASE met WHEN true THEN 'yes' WHEN false THEN 'no' END
-FROM figures ORDER BY n;
-\o
+\ir figures.sql

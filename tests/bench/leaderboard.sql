@@ -110,15 +110,4 @@ SELECT 'target-rank-spread', 'leaderboard_rank of first, median, last: the slowe
        round((max(fast_ms) / min(fast_ms))::numeric, 2) || '× (slowest / fastest)'
 FROM results WHERE n IN (4, 6, 8);
 
-SELECT '';
-SELECT '| target | measured | met |';
-SELECT '| --- | ---: | --- |';
-SELECT format('| %s | %s | %s |', target, shown, CASE WHEN met THEN 'yes' ELSE 'NO' END)
-FROM figures WHERE target IS NOT NULL ORDER BY n;
-
-\pset fieldsep '\t'
-\o :figures
-SELECT id, description, measured, unit, baseline_desc, baseline, ratio, ratio_of, target,
-       CASE met WHEN true THEN 'yes' WHEN false THEN 'no' END
-FROM figures ORDER BY n;
-\o
+\ir figures.sql

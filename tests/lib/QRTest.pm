@@ -380,6 +380,16 @@ sub metric {
     return $sum;
 }
 
+# How many 5xx answers the gateway's /metrics counts, over every route and status.
+sub server_errors {
+    my ($self) = @_;
+    my $errors = 0;
+    for (split /\n/, $self->get('/metrics')->{content} // '') {
+        $errors += $1 if /^qr_gateway_requests_total\{[^}]*status="5\d\d"[^}]*\} (\d+)/;
+    }
+    return $errors;
+}
+
 # Sends raw bytes and returns everything read until the server closes or $timeout.
 sub raw {
     my ($self, $bytes, $timeout) = @_;
