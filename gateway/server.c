@@ -314,8 +314,9 @@ server_stop_shared(struct server *srv)
 
 /*
  * Start civetweb on the listen address with every request going to the
- * pipeline (server_begin_request), so that every answer is the gateway's JSON. No document_root: civetweb never
- * serves files. Returns NULL with the reason in err.
+ * pipeline (server_begin_request), so that every answer is the gateway's
+ * JSON. No document_root: civetweb never serves files. Returns NULL with the
+ * reason in err.
  */
 struct server *
 server_start(const struct config *cfg, char *err, size_t errlen)
