@@ -503,16 +503,16 @@ ratelimit_check(struct ratelimit *rl, struct redis_conn *rc, enum rate_scope tie
 	if (!blocked && nask > 0)
 	{
 		/*
-		 * Redis may take up to its timeout to answer or fail. Other threads
+		 * A failing Redis may take up to its timeout to fail. Other threads
 		 * meanwhile ran the local GCRA at later times; a decision at the time
 		 * taken before asking would see their theoretical arrival times in its
 		 * future and refuse whenever the burst's tolerance is shorter than the
-		 * wait. Decide at the time Redis answered.
+		 * wait. The local GCRA decides at the time Redis failed.
 		 */
 		int64_t		asked_at = rc != NULL ? monotonic_ms() : 0;
 
 		shared = shared_check(rl, rc, nask, ask, who, asked);
-		if (rc != NULL)
+		if (rc != NULL && !shared)
 			now_ms += monotonic_ms() - asked_at;
 	}
 	if (blocked || nask > 0)
