@@ -202,6 +202,8 @@ tests/fuzz/bin/cache_value_decode: gateway/cache_store.c gateway/cache_store.h \
 
 tests/fuzz/bin/json_utf8: gateway/json.c gateway/json.h tests/fuzz/utf8_oracle.h
 
+tests/fuzz/bin/json_keys: gateway/json.c gateway/json.h
+
 # router.c's table names every handler, which reach all of the gateway: route_match
 # fuzzes that very table, with router.c instrumented and the rest of the gateway linked
 # as built for it (no stubs; only router.c's code ever runs).

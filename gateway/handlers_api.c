@@ -162,8 +162,9 @@ body_shape_error(const char *body, size_t len)
 }
 
 /*
- * Whether a body, if any, is declared JSON, is UTF-8 and may be a JSON
- * object (body_shape_error); false when it answered 415 or 400.
+ * Whether a body, if any, is declared JSON, is UTF-8, may be a JSON object
+ * (body_shape_error) and names no field twice; false when it answered 415 or
+ * 400.
  */
 bool
 api_body_acceptable(struct request *rq)
@@ -185,6 +186,11 @@ api_body_acceptable(struct request *rq)
 	if ((shape = body_shape_error(rq->body, rq->body_len)) != NULL)
 	{
 		respond_error_code(rq, API_ERROR_BAD_REQUEST, shape);
+		return false;
+	}
+	if (json_object_duplicate_key(rq->body, rq->body_len))
+	{
+		respond_error_code(rq, API_ERROR_BAD_REQUEST, "the request body names a field twice");
 		return false;
 	}
 	return true;

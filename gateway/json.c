@@ -250,3 +250,164 @@ json_format_timestamp(char *out, size_t outlen, const struct timespec *when)
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, outlen, "%s.%03dZ", date, (int) (when->tv_nsec / 1000000));
 }
+
+/* The value of four hex digits at s, or -1 */
+static long
+hex4(const char *s)
+{
+	long		v = 0;
+
+	for (int i = 0; i < 4; i++)
+	{
+		char		c = s[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * Decode the JSON string body raw[0..len) (between its quotes) into out, for
+ * comparing keys: escapes resolved, \u escapes (and surrogate pairs) as UTF-8.
+ * Returns the decoded length, or -1 when it would pass outcap bytes or holds
+ * an escape that is not JSON (the database refuses such a body anyway).
+ */
+static int
+key_decode(const char *raw, size_t len, char *out, size_t outcap)
+{
+	size_t		n = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned long cp;
+		char		buf[4];
+		size_t		k = 0;
+
+		if (raw[i] != '\\')
+		{
+			buf[k++] = raw[i];
+		}
+		else if (i + 1 < len && raw[i + 1] == 'u')
+		{
+			long		hi = i + 5 < len ? hex4(raw + i + 2) : -1;
+			long		lo;
+
+			if (hi < 0)
+				return -1;
+			cp = (unsigned long) hi;
+			i += 5;
+			if (hi >= 0xD800 && hi <= 0xDBFF && i + 6 < len && raw[i + 1] == '\\' &&
+				raw[i + 2] == 'u' && (lo = hex4(raw + i + 3)) >= 0xDC00 && lo <= 0xDFFF)
+			{
+				cp = 0x10000 + (((unsigned long) hi - 0xD800) << 10) + ((unsigned long) lo - 0xDC00);
+				i += 6;
+			}
+			if (cp < 0x80)
+				buf[k++] = (char) cp;
+			else if (cp < 0x800)
+			{
+				buf[k++] = (char) (0xC0 | (cp >> 6));
+				buf[k++] = (char) (0x80 | (cp & 0x3F));
+			}
+			else if (cp < 0x10000)
+			{
+				buf[k++] = (char) (0xE0 | (cp >> 12));
+				buf[k++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+				buf[k++] = (char) (0x80 | (cp & 0x3F));
+			}
+			else
+			{
+				buf[k++] = (char) (0xF0 | (cp >> 18));
+				buf[k++] = (char) (0x80 | ((cp >> 12) & 0x3F));
+				buf[k++] = (char) (0x80 | ((cp >> 6) & 0x3F));
+				buf[k++] = (char) (0x80 | (cp & 0x3F));
+			}
+		}
+		else if (i + 1 < len)
+		{
+			const char *from = "\"\\/bfnrt";
+			const char *to = "\"\\/\b\f\n\r\t";
+			const char *at = strchr(from, raw[++i]);
+
+			if (at == NULL || raw[i] == '\0')
+				return -1;
+			buf[k++] = to[at - from];
+		}
+		else
+			return -1;
+		if (n + k > outcap)
+			return -1;
+		memcpy(out + n, buf, k);
+		n += k;
+	}
+	return (int) n;
+}
+
+/* Keys of one object compared by json_object_duplicate_key, and their length */
+#define JSON_KEYS_TRACKED 64
+#define JSON_KEY_TRACKED_BYTES 64
+
+/*
+ * Whether the JSON object text[0..len) names a key twice at its top level
+ * ("a" and "\u0061" are the same key). PostgreSQL's jsonb keeps the last of
+ * duplicates, while other readers of the same text (a proxy, a firewall, a
+ * log) may take the first: a request would mean two things. Not a validator:
+ * nested values are skipped, and only the first JSON_KEYS_TRACKED distinct
+ * keys of up to JSON_KEY_TRACKED_BYTES bytes are compared (the requests'
+ * fields are a few short names; the database refuses any other key).
+ */
+bool
+json_object_duplicate_key(const char *text, size_t len)
+{
+	char		keys[JSON_KEYS_TRACKED][JSON_KEY_TRACKED_BYTES];
+	int			key_len[JSON_KEYS_TRACKED];
+	int			nkeys = 0;
+	int			depth = 0;
+	bool		expect_key = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = text[i];
+
+		if (c == '"')
+		{
+			size_t		start = ++i;
+			char		key[JSON_KEY_TRACKED_BYTES];
+			int			n;
+
+			while (i < len && text[i] != '"')
+				i += text[i] == '\\' ? 2 : 1;
+			if (i >= len)
+				return false;
+			if (depth != 1 || !expect_key)
+				continue;
+			expect_key = false;
+			n = key_decode(text + start, i - start, key, sizeof(key));
+			if (n < 0)
+				continue;
+			for (int k = 0; k < nkeys; k++)
+				if (key_len[k] == n && memcmp(keys[k], key, (size_t) n) == 0)
+					return true;
+			if (nkeys < JSON_KEYS_TRACKED)
+			{
+				memcpy(keys[nkeys], key, (size_t) n);
+				key_len[nkeys++] = n;
+			}
+		}
+		else if (c == '{' || c == '[')
+			expect_key = ++depth == 1 && c == '{';
+		else if (c == '}' || c == ']')
+			depth--;
+		else if (c == ',' && depth == 1)
+			expect_key = true;
+	}
+	return false;
+}

@@ -32,6 +32,7 @@ extern bool json_buf_printf(struct json_buf *buf, const char *fmt,...)
 extern bool json_buf_string(struct json_buf *buf, const char *text, size_t len);
 extern bool json_buf_cstring(struct json_buf *buf, const char *text);
 extern bool json_utf8_valid(const char *text, size_t len);
+extern bool json_object_duplicate_key(const char *text, size_t len);
 extern void json_format_timestamp(char *out, size_t outlen,
 								  const struct timespec *when);
 

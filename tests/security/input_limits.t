@@ -9,7 +9,7 @@
 #     foreign cursors; the neighbours' radius;
 #   - every write route: bodies that are not application/json in UTF-8 (415), and bodies
 #     that are not one JSON object: malformed, deeply nested, invalid UTF-8, NUL bytes,
-#     arrays and scalars (400).
+#     arrays and scalars, a field named twice (400).
 # Each answer is a 4xx JSON error envelope, promptly, never a 5xx; nothing refused writes
 # anything; the gateway is alive and answers /healthz at the end. Routes come from the
 # gateway's own OpenAPI document (GET /api/openapi.json): POST operations are the write
@@ -216,6 +216,15 @@ for my $w (@writes) {
     is verdict($res), '400 bad_request', 'a valid object, a NUL byte and more: refused';
     is psql($db, 'SELECT count(*) FROM qr_event.families WHERE name = ' . literal("Cut $$")), 0, '... and nothing is written';
 }
+# A field named twice, however spelt: jsonb would keep the last, another reader the first.
+for my $body (qq({"name":"Twice A $$","name":"Twice B $$"}), qq({"name":"Twice A $$","\\u006eame":"Twice B $$"})) {
+    my $res = $gw->call('POST', "/api/events/$f->{event1}/families", token => $m->token('org1'), body => $body);
+    is verdict($res), '400 bad_request', "a field named twice ($body): refused";
+    like $res->{json}{error}{message} // '', qr/twice/, '... as named twice';
+}
+is psql($db, "SELECT count(*) FROM qr_event.families WHERE name LIKE 'Twice % $$'"), 0, '... and nothing is written';
+is verdict($gw->call('POST', '/api/auth/login', body => '{"email":"a@b.test","password":"x","email":"c@d.test"}')),
+    '400 bad_request', 'a login naming the email twice: refused';
 
 # --- request heads ---------------------------------------------------------------------------------------------
 # Sends raw bytes; one answer, a 4xx JSON error, must come and the connection close within

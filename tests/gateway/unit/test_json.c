@@ -1,7 +1,7 @@
 /*
  * test_json.c
  *		Unit tests of gateway/json.c: the text buffer, JSON string escaping,
- *		UTF-8 checking and timestamps.
+ *		UTF-8 checking, timestamps and duplicate keys.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -167,6 +167,39 @@ test_timestamp(void **state)
 }
 
 /* Run the tests; TAP output with CMOCKA_MESSAGE_OUTPUT=TAP */
+/* Keys named twice at the top level of an object, however spelt; nested ones do not count */
+static void
+test_duplicate_keys(void **state)
+{
+	static const char *const twice[] = {
+		"{\"a\":1,\"a\":2}",
+		"{ \"name\" : \"x\" , \"gate\":1, \"name\":\"y\"}",
+		"{\"a\":1,\"\\u0061\":2}",
+		"{\"\\u00e9\":1,\"\xc3\xa9\":2}",
+		"{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}",
+		"{\"a\\nb\":1,\"a\\u000ab\":2}",
+		"{\"x\":{\"a\":1},\"y\":[1,{\"b\":2}],\"x\":3}",
+		"{\"q\\\"\":1,\"q\\u0022\":2}",
+	};
+	static const char *const once[] = {
+		"{}",
+		"{\"a\":1,\"b\":2}",
+		"{\"a\":{\"a\":1},\"b\":{\"a\":2}}",
+		"{\"a\":[{\"b\":1},{\"b\":2}]}",
+		"{\"a\":\"a\",\"b\":\"a\"}",
+		"{\"a\":\"\\\"a\\\":\",\"b\":1}",
+		"{\"A\":1,\"a\":2}",
+		"{\"a\":1,\"a",
+		"{\"\\u00zz\":1,\"\\u00zz\":2}",
+	};
+
+	(void) state;
+	for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++)
+		assert_true(json_object_duplicate_key(twice[i], strlen(twice[i])));
+	for (size_t i = 0; i < sizeof(once) / sizeof(once[0]); i++)
+		assert_false(json_object_duplicate_key(once[i], strlen(once[i])));
+}
+
 int
 main(void)
 {
@@ -181,6 +214,7 @@ main(void)
 		cmocka_unit_test(test_buffer_grows),
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_duplicate_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
