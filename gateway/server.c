@@ -8,11 +8,16 @@
  */
 #include "server.h"
 
+#include <netdb.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
@@ -39,6 +44,7 @@
 #define KEEP_ALIVE_TIMEOUT_MS "5000"
 #define MAX_REQUEST_HEADER_BYTES "16384"
 #define DRAIN_POLL_NS 10000000L
+#define STOP_WAKE_NS 20000000L
 
 struct server
 {
@@ -369,6 +375,84 @@ server_address(const struct server *srv, char *out, size_t outlen)
 	config_format_address(&addr, out, outlen);
 }
 
+/* mg_stop in a thread of its own, so that server_stop can wake civetweb meanwhile */
+struct stopper
+{
+	struct mg_context *ctx;
+	atomic_bool done;
+};
+
+static void *
+stopper_main(void *arg)
+{
+	struct stopper *st = arg;
+
+	mg_stop(st->ctx);
+	atomic_store(&st->done, true);
+	return NULL;
+}
+
+/*
+ * Open a connection to the listening socket and drop it at once. civetweb's
+ * master thread waits for connections in poll() for up to 2 s at a time and
+ * sees that it is to stop only when poll returns: without a connection every
+ * stop would last that long.
+ */
+static void
+wake_listener(const struct config_address *listen, int port)
+{
+	struct addrinfo hints;
+	struct addrinfo *res;
+	char		service[16];
+	const char *host = listen->host;
+	int			fd;
+
+	if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return;
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+	{
+		(void) connect(fd, res->ai_addr, res->ai_addrlen);
+		close(fd);
+	}
+	freeaddrinfo(res);
+}
+
+/*
+ * Stop civetweb: mg_stop runs in a thread of its own while this one wakes
+ * the listener every STOP_WAKE_NS until it has returned.
+ */
+static void
+server_stop_civetweb(struct server *srv)
+{
+	struct stopper st = {.ctx = srv->ctx};
+	struct mg_server_port port;
+	struct timespec pause = {0, STOP_WAKE_NS};
+	pthread_t	thread;
+
+	atomic_init(&st.done, false);
+	if (mg_get_server_ports(srv->ctx, 1, &port) != 1 ||
+		pthread_create(&thread, NULL, stopper_main, &st) != 0)
+	{
+		mg_stop(srv->ctx);
+		return;
+	}
+	while (!atomic_load(&st.done))
+	{
+		wake_listener(&srv->cfg->listen, port.port);
+		nanosleep(&pause, NULL);
+	}
+	pthread_join(thread, NULL);
+}
+
 /*
  * Let the requests in flight finish, then stop civetweb and free everything.
  * civetweb drops any answer written after mg_stop begins, so the drain comes
@@ -386,7 +470,7 @@ server_stop(struct server *srv)
 	atomic_store(&srv->stopping, true);
 	while (atomic_load(&srv->in_flight) > 0 && deadline_ms_left(&limit) > 0)
 		nanosleep(&pause, NULL);
-	mg_stop(srv->ctx);
+	server_stop_civetweb(srv);
 	mg_exit_library();
 	server_stop_shared(srv);
 	free(srv);
