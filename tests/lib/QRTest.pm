@@ -26,7 +26,10 @@ END {
     my $reports;
     {
         local $?;
-        $_->() for reverse @cleanups;
+        # One cleanup that dies must not leave the servers of the others running.
+        for my $cleanup (reverse @cleanups) {
+            eval { $cleanup->(); 1 } or print STDERR "# cleanup failed: $@";
+        }
         $reports = sanitizer_reports();
     }
     if ($reports) {
