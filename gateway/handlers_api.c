@@ -126,45 +126,31 @@ body_is_json(const struct request *rq)
  * Why a UTF-8 body cannot be a request's JSON object, or NULL when it may be
  * (the database parses and checks it): a NUL byte (the body reaches the
  * database as text, which would end there), another first value than an
- * object, or arrays and objects nested deeper than API_BODY_MAX_DEPTH (the
- * database's parser would run out of stack: an internal error, not a 400).
+ * object, arrays and objects nested deeper than API_BODY_MAX_DEPTH, or a
+ * field named twice (json_object_shape).
  */
 static const char *
 body_shape_error(const char *body, size_t len)
 {
-	size_t		i = 0;
-	int			depth = 0;
-	bool		in_string = false;
-
 	if (memchr(body, '\0', len) != NULL)
 		return "the request body must not contain NUL bytes";
-	while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
-		i++;
-	if (i == len || body[i] != '{')
-		return "request body must be a JSON object";
-	for (; i < len; i++)
+	switch (json_object_shape(body, len, API_BODY_MAX_DEPTH))
 	{
-		if (in_string)
-		{
-			if (body[i] == '\\')
-				i++;
-			else if (body[i] == '"')
-				in_string = false;
-		}
-		else if (body[i] == '"')
-			in_string = true;
-		else if ((body[i] == '{' || body[i] == '[') && ++depth > API_BODY_MAX_DEPTH)
+		case JSON_OBJECT_NOT_OBJECT:
+			return "request body must be a JSON object";
+		case JSON_OBJECT_TOO_DEEP:
 			return "the request body nests arrays and objects too deeply";
-		else if (body[i] == '}' || body[i] == ']')
-			depth--;
+		case JSON_OBJECT_DUPLICATE_KEY:
+			return "the request body names a field twice";
+		case JSON_OBJECT_OK:
+			break;
 	}
 	return NULL;
 }
 
 /*
- * Whether a body, if any, is declared JSON, is UTF-8, may be a JSON object
- * (body_shape_error) and names no field twice; false when it answered 415 or
- * 400.
+ * Whether a body, if any, is declared JSON, is UTF-8 and may be a JSON
+ * object (body_shape_error); false when it answered 415 or 400.
  */
 bool
 api_body_acceptable(struct request *rq)
@@ -186,11 +172,6 @@ api_body_acceptable(struct request *rq)
 	if ((shape = body_shape_error(rq->body, rq->body_len)) != NULL)
 	{
 		respond_error_code(rq, API_ERROR_BAD_REQUEST, shape);
-		return false;
-	}
-	if (json_object_duplicate_key(rq->body, rq->body_len))
-	{
-		respond_error_code(rq, API_ERROR_BAD_REQUEST, "the request body names a field twice");
 		return false;
 	}
 	return true;

@@ -351,29 +351,39 @@ key_decode(const char *raw, size_t len, char *out, size_t outcap)
 	return (int) n;
 }
 
-/* Keys of one object compared by json_object_duplicate_key, and their length */
+/* Keys of one object compared by json_object_shape, and their length */
 #define JSON_KEYS_TRACKED 64
 #define JSON_KEY_TRACKED_BYTES 64
 
 /*
- * Whether the JSON object text[0..len) names a key twice at its top level
- * ("a" and "\u0061" are the same key). PostgreSQL's jsonb keeps the last of
- * duplicates, while other readers of the same text (a proxy, a firewall, a
- * log) may take the first: a request would mean two things. Not a validator:
- * nested values are skipped, and only the first JSON_KEYS_TRACKED distinct
- * keys of up to JSON_KEY_TRACKED_BYTES bytes are compared (the requests'
- * fields are a few short names; the database refuses any other key).
+ * Whether the JSON text[0..len) may be one object the database will read as
+ * its sender meant: JSON_OBJECT_NOT_OBJECT when its first value (past
+ * whitespace) is not an object; JSON_OBJECT_TOO_DEEP when arrays and objects
+ * nest deeper than max_depth anywhere (the database's parser would run out of
+ * stack); else JSON_OBJECT_DUPLICATE_KEY when it names a key twice at its top
+ * level ("a" and "\u0061" are the same key: PostgreSQL's jsonb keeps the last
+ * of duplicates, while other readers of the same text, a proxy, a firewall or
+ * a log, may take the first). Not a validator: the database parses the text.
+ * Only the first JSON_KEYS_TRACKED distinct keys of up to
+ * JSON_KEY_TRACKED_BYTES bytes are compared (the requests' fields are a few
+ * short names; the database refuses any other key).
  */
-bool
-json_object_duplicate_key(const char *text, size_t len)
+enum json_object_shape
+json_object_shape(const char *text, size_t len, int max_depth)
 {
 	char		keys[JSON_KEYS_TRACKED][JSON_KEY_TRACKED_BYTES];
 	int			key_len[JSON_KEYS_TRACKED];
 	int			nkeys = 0;
 	int			depth = 0;
 	bool		expect_key = false;
+	bool		duplicate = false;
+	size_t		i = 0;
 
-	for (size_t i = 0; i < len; i++)
+	while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+		i++;
+	if (i == len || text[i] != '{')
+		return JSON_OBJECT_NOT_OBJECT;
+	for (; i < len; i++)
 	{
 		char		c = text[i];
 
@@ -386,28 +396,31 @@ json_object_duplicate_key(const char *text, size_t len)
 			while (i < len && text[i] != '"')
 				i += text[i] == '\\' ? 2 : 1;
 			if (i >= len)
-				return false;
-			if (depth != 1 || !expect_key)
+				break;
+			if (depth != 1 || !expect_key || duplicate)
 				continue;
 			expect_key = false;
 			n = key_decode(text + start, i - start, key, sizeof(key));
 			if (n < 0)
 				continue;
-			for (int k = 0; k < nkeys; k++)
-				if (key_len[k] == n && memcmp(keys[k], key, (size_t) n) == 0)
-					return true;
-			if (nkeys < JSON_KEYS_TRACKED)
+			for (int k = 0; k < nkeys && !duplicate; k++)
+				duplicate = key_len[k] == n && memcmp(keys[k], key, (size_t) n) == 0;
+			if (!duplicate && nkeys < JSON_KEYS_TRACKED)
 			{
 				memcpy(keys[nkeys], key, (size_t) n);
 				key_len[nkeys++] = n;
 			}
 		}
 		else if (c == '{' || c == '[')
-			expect_key = ++depth == 1 && c == '{';
+		{
+			if (++depth > max_depth)
+				return JSON_OBJECT_TOO_DEEP;
+			expect_key = depth == 1 && c == '{';
+		}
 		else if (c == '}' || c == ']')
 			depth--;
 		else if (c == ',' && depth == 1)
 			expect_key = true;
 	}
-	return false;
+	return duplicate ? JSON_OBJECT_DUPLICATE_KEY : JSON_OBJECT_OK;
 }

@@ -32,7 +32,16 @@ extern bool json_buf_printf(struct json_buf *buf, const char *fmt,...)
 extern bool json_buf_string(struct json_buf *buf, const char *text, size_t len);
 extern bool json_buf_cstring(struct json_buf *buf, const char *text);
 extern bool json_utf8_valid(const char *text, size_t len);
-extern bool json_object_duplicate_key(const char *text, size_t len);
+/* What json_object_shape finds */
+enum json_object_shape
+{
+	JSON_OBJECT_OK,
+	JSON_OBJECT_NOT_OBJECT,
+	JSON_OBJECT_TOO_DEEP,
+	JSON_OBJECT_DUPLICATE_KEY
+};
+
+extern enum json_object_shape json_object_shape(const char *text, size_t len, int max_depth);
 extern void json_format_timestamp(char *out, size_t outlen,
 								  const struct timespec *when);
 

@@ -1,12 +1,13 @@
 /*
  * json_keys_fuzz.c
- *		libFuzzer target of json_object_duplicate_key (gateway/json.c). The
+ *		libFuzzer target of json_object_shape (gateway/json.c). The
  *		input runs as it is (no crash, no read past it); then its lines are
  *		taken as keys, written into a JSON object here (each ASCII byte plain or
  *		as a \u escape, chosen by the input; nested values that name the same
  *		keys; strings holding braces, commas and quotes), and the answer must be
  *		whether two of the keys of at most 64 bytes are equal, as counted here.
  */
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,7 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool		expect = false;
 	unsigned	bits = size > 0 ? data[0] : 0;
 
-	(void) json_object_duplicate_key((const char *) data, size);
+	(void) json_object_shape((const char *) data, size, 64);
 
 	for (size_t i = 1; i <= size && nkeys < MAX_KEYS; i++)
 	{
@@ -90,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	text[n++] = '}';
-	if (json_object_duplicate_key(text, n) != expect)
+	if ((json_object_shape(text, n, INT_MAX) == JSON_OBJECT_DUPLICATE_KEY) != expect)
 	{
 		fprintf(stderr, "duplicate key: expected %d for %.*s\n", expect, (int) n, text);
 		abort();
