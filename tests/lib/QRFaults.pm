@@ -16,12 +16,9 @@ use strict;
 use warnings;
 use Exporter 'import';
 use File::Temp ();
-use HTTP::Tiny;
 use JSON::PP ();
-use List::Util qw(max sum0);
 use POSIX ();
 use Test::More;
-use Time::HiRes qw(sleep time);
 use QRTest qw(start_postgres start_redis);
 
 our @EXPORT_OK = qw(fault_world);
@@ -76,9 +73,8 @@ sub fault_world {
 
 package QRFaults::World;
 
-use List::Util qw(max sum0);
+use List::Util qw(max);
 use Test::More;
-use Time::HiRes qw(sleep time);
 use QRTest qw(wait_until);
 
 sub pg { return $_[0]{pg} }
